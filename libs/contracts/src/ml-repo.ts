@@ -1,0 +1,54 @@
+import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { validatePayload } from './messages';
+
+/**
+ * The ML repo contract, version flops/v1 (docs/ml-repo-contract.md). A repo has `flops.json` at
+ * its root naming a CommonJS entry that exports `createModelManager(ctx)`.
+ */
+export const ML_REPO_CONTRACT = 'flops/v1';
+export const ML_REPO_MANIFEST = 'flops.json';
+export const SUPPORTED_RUNTIMES = ['tfjs-4'] as const;
+export type LearnerRuntime = (typeof SUPPORTED_RUNTIMES)[number];
+
+export class MlRepoManifest {
+  @IsIn([ML_REPO_CONTRACT]) contract!: string;
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'name must be lowercase letters, digits and dashes' }) name!: string;
+  @IsIn(SUPPORTED_RUNTIMES) runtime!: LearnerRuntime;
+  /** Relative path of the entry module inside the repo. */
+  @IsString() @MaxLength(200) @Matches(/^(?!\/)(?!.*\.\.)[\w./-]+\.(c?js)$/, { message: 'entry must be a relative .js or .cjs path inside the repo' })
+  entry!: string;
+  @IsOptional() @IsString() @MaxLength(2000) description?: string;
+}
+
+export function parseMlRepoManifest(raw: unknown): { manifest?: MlRepoManifest; problems: string[] } {
+  const { value, problems } = validatePayload(MlRepoManifest, raw);
+  return { manifest: value, problems };
+}
+
+export interface NamedTensorLike {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+/** What the learner runtime hands to `createModelManager`. */
+export interface ModelManagerContext {
+  tf: unknown;
+  partition: { index: number; count: number };
+  dataTags: string[];
+  hyperparameters: Record<string, number | string | boolean>;
+  seed: number;
+  log: (message: string) => void;
+}
+
+/** What the user's `createModelManager` returns. */
+export interface ModelManager {
+  getWeights(): Promise<NamedTensorLike[]>;
+  setWeights(tensors: NamedTensorLike[]): Promise<void>;
+  fit(args: { round: number; hyperparameters: Record<string, number | string | boolean> }): Promise<{
+    numSamples: number;
+    metrics: Record<string, number>;
+  }>;
+  evaluate(): Promise<{ numSamples: number; loss: number; accuracy: number } & Record<string, number>>;
+  dispose?(): void | Promise<void>;
+}

@@ -1,0 +1,42 @@
+import { ArrayMaxSize, IsArray, IsInt, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsMetrics } from '../validators';
+
+/** aggregator → learners (retained): where the data plane is. Cleared when the project ends. */
+export class AggregatorReady {
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) dataUrl!: string;
+}
+
+/** aggregator → orchestrator: enough learners joined, round 1 begins. */
+export class TrainingStarted {
+  @IsArray() @ArrayMaxSize(100_000) @IsString({ each: true }) learners!: string[];
+}
+
+/** aggregator → orchestrator: one round finished; metrics are sample-weighted means. */
+export class RoundCompleted {
+  @IsInt() @Min(1) round!: number;
+  @IsInt() @Min(1) learners!: number;
+  @IsInt() @Min(0) samples!: number;
+  @IsMetrics() trainMetrics!: Record<string, number>;
+  @IsMetrics() evalMetrics!: Record<string, number>;
+  @IsInt() @Min(0) durationMs!: number;
+}
+
+export class StoredModel {
+  /** OCI reference of the model artifact, e.g. `127.0.0.1:5000/flops/models/<id>@sha256:…`. */
+  @IsString() @MinLength(1) reference!: string;
+  @Matches(/^sha256:[a-f0-9]{64}$/) digest!: string;
+  @IsInt() @Min(0) sizeBytes!: number;
+}
+
+/** aggregator → orchestrator: all rounds done and the final model is stored. */
+export class TrainingCompleted {
+  @IsInt() @Min(1) rounds!: number;
+  @IsMetrics() finalMetrics!: Record<string, number>;
+  @ValidateNested() @Type(() => StoredModel) model!: StoredModel;
+}
+
+/** aggregator → orchestrator: training cannot go on. */
+export class TrainingFailed {
+  @IsString() @MinLength(1) @MaxLength(4000) reason!: string;
+}

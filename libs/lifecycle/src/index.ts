@@ -1,0 +1,3 @@
+export * from './project-state';
+export * from './transitions';
+export * from './deadlines';

@@ -1,0 +1,2 @@
+export * from './mqtt-bus';
+export * from './nest-transport';

@@ -1,0 +1,56 @@
+import { ArgumentsHost, Catch, ExecutionContext, Logger, RpcExceptionFilter, createParamDecorator } from '@nestjs/common';
+import { MicroserviceOptions, MqttContext, Transport } from '@nestjs/microservices';
+import { EMPTY, Observable } from 'rxjs';
+import { Envelope, InvalidMessageError, TopicDef, parseMessage } from '@flops/contracts';
+
+export interface MqttServerOptions {
+  url: string;
+  clientId: string;
+  /**
+   * A persistent session (clean=false) makes the broker keep QoS 1 messages for us while we are
+   * down, so a restarted service misses nothing. Per-project components use clean sessions.
+   */
+  persistentSession: boolean;
+}
+
+/** Options for `app.connectMicroservice` so that every FLOps app subscribes the same way. */
+export function mqttServerOptions(options: MqttServerOptions): MicroserviceOptions {
+  return {
+    transport: Transport.MQTT,
+    options: {
+      url: options.url,
+      clientId: options.clientId,
+      clean: !options.persistentSession,
+      reconnectPeriod: 1000,
+      subscribeOptions: { qos: 1 },
+    },
+  };
+}
+
+/**
+ * Injects the validated message of a handler's topic, read from the raw MQTT packet (Nest's own
+ * payload has been through a string conversion). Invalid messages throw InvalidMessageError,
+ * which DropInvalidMessagesFilter turns into a log line.
+ */
+export const Message = createParamDecorator(<P extends object>(def: TopicDef<P>, ctx: ExecutionContext): Envelope<P> => {
+  const mqtt = ctx.switchToRpc().getContext<MqttContext>();
+  return parseMessage(def, mqtt.getTopic(), mqtt.getPacket().payload);
+});
+
+/** Global filter for MQTT handlers: a bad message or a failing handler is logged, never fatal. */
+@Catch()
+export class DropInvalidMessagesFilter implements RpcExceptionFilter<unknown> {
+  private readonly logger = new Logger('MqttHandlers');
+
+  catch(error: unknown, host: ArgumentsHost): Observable<never> {
+    const topic = host.getType() === 'rpc' ? host.switchToRpc().getContext<MqttContext>().getTopic?.() : undefined;
+    if (error instanceof InvalidMessageError) {
+      const empty = host.switchToRpc().getContext<MqttContext>().getPacket?.()?.payload?.length === 0;
+      // An empty payload is a cleared retained message, not a fault.
+      if (!empty) this.logger.warn(`dropped ${error.message}`);
+    } else {
+      this.logger.error(`handler for ${topic ?? 'unknown topic'} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+    return EMPTY;
+  }
+}

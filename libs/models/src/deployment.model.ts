@@ -1,0 +1,51 @@
+import { Connection, Model, Schema } from 'mongoose';
+
+export const DEPLOYMENT_STATUSES = ['running', 'stopped', 'exited'] as const;
+export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
+
+/**
+ * One component a driver started for a project. The local driver keeps its process table here,
+ * so a restarted orchestrator can find, watch and stop what an earlier incarnation started.
+ */
+export interface DeploymentRecord {
+  _id: string; // `${projectId}/${component}`
+  projectId: string;
+  component: string;
+  driver: string;
+  image: string;
+  status: DeploymentStatus;
+  /** Driver-specific handle: for the local driver the pid and the process start time (pid reuse guard). */
+  handle: { pid?: number; startTicks?: number; serviceId?: string };
+  logFile?: string;
+  exitCode?: number | null;
+  exitSignal?: string | null;
+  startedAt: Date;
+  endedAt?: Date;
+}
+
+const deploymentSchema = new Schema<DeploymentRecord>(
+  {
+    _id: { type: String, required: true },
+    projectId: { type: String, required: true, index: true },
+    component: { type: String, required: true },
+    driver: { type: String, required: true },
+    image: { type: String, required: true },
+    status: { type: String, enum: DEPLOYMENT_STATUSES, required: true, index: true },
+    handle: { pid: Number, startTicks: Number, serviceId: String },
+    logFile: String,
+    exitCode: { type: Number, default: null },
+    exitSignal: { type: String, default: null },
+    startedAt: { type: Date, required: true },
+    endedAt: Date,
+  },
+  { versionKey: false, minimize: false },
+);
+
+export type DeploymentModel = Model<DeploymentRecord>;
+
+export function deploymentModel(connection: Connection): DeploymentModel {
+  return (
+    (connection.models.Deployment as DeploymentModel | undefined) ??
+    connection.model<DeploymentRecord>('Deployment', deploymentSchema, 'deployments')
+  );
+}
