@@ -6,7 +6,6 @@ import { ProjectStage, ProjectState, isTerminal, stageOf } from './project-state
  */
 export type LifecycleEvent =
   | { kind: 'start' }
-  | { kind: 'image.found' }
   | { kind: 'build.started' }
   | { kind: 'build.succeeded' }
   | { kind: 'build.failed'; reason: string }
@@ -38,11 +37,11 @@ const S = ProjectState;
  * the broker never stalls a project; events of earlier stages arriving late are ignored.
  */
 const PROGRESS: Record<
-  'start' | 'image.found' | 'build.started' | 'build.succeeded' | 'training.started' | 'round.completed' | 'training.completed' | 'finalized',
+  'start' | 'build.started' | 'build.succeeded' | 'training.started' | 'round.completed' | 'training.completed' | 'finalized',
   { from: readonly ProjectState[]; to: ProjectState }
 > = {
   start: { from: [S.SUBMITTED], to: S.IMAGE_CHECK },
-  'image.found': { from: [S.IMAGE_CHECK], to: S.DEPLOYING },
+  // From IMAGE_CHECK straight to DEPLOYING is the cache hit: the image was already in the registry.
   'build.started': { from: [S.IMAGE_CHECK], to: S.BUILDING },
   'build.succeeded': { from: [S.IMAGE_CHECK, S.BUILDING], to: S.DEPLOYING },
   'training.started': { from: [S.DEPLOYING], to: S.TRAINING },
@@ -69,7 +68,6 @@ export function decide(state: ProjectState, event: LifecycleEvent): TransitionDe
 
   switch (event.kind) {
     case 'start':
-    case 'image.found':
     case 'build.started':
     case 'build.succeeded':
     case 'training.started':

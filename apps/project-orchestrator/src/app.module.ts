@@ -1,0 +1,91 @@
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Connection } from 'mongoose';
+import { resolve } from 'node:path';
+import { loadConfig } from '@flops/config';
+import { DEFAULT_DEADLINES, StateDeadlines } from '@flops/lifecycle';
+import { MqttBus } from '@flops/messaging';
+import { ProjectStore, connectDatabase, deploymentModel } from '@flops/models';
+import { HealthController } from '@flops/service-kit';
+import { OrchestratorConfig } from './config';
+import { ComponentPlanner } from './deployment/component-planner';
+import { DeploymentDriver } from './deployment/deployment-driver';
+import { LocalProcessDriver } from './deployment/local-process.driver';
+import { ProjectEventsHandler } from './handlers/project-events.handler';
+import { ProjectLifecycleService } from './lifecycle/project-lifecycle.service';
+import { RecoveryService } from './lifecycle/recovery.service';
+import { StateChangePublisher } from './lifecycle/state-change.publisher';
+import { StateEffects } from './lifecycle/state-effects';
+
+export const WORKSPACE_ROOT = resolve(__dirname, '../../..');
+const DB = Symbol('db');
+
+/** `BUILDING=600,TRAINING=300` (seconds) over the defaults. */
+export function parseDeadlines(overrides: string | undefined): StateDeadlines {
+  const deadlines = { ...DEFAULT_DEADLINES };
+  for (const pair of overrides ? overrides.split(',') : []) {
+    const [state, seconds] = pair.split('=');
+    if (!(state in deadlines)) throw new Error(`FLOPS_DEADLINES: ${state} is not a non-terminal state`);
+    deadlines[state as keyof StateDeadlines] = Number(seconds) * 1000;
+  }
+  return deadlines;
+}
+
+@Module({
+  controllers: [HealthController, ProjectEventsHandler],
+  providers: [
+    { provide: OrchestratorConfig, useFactory: () => loadConfig(OrchestratorConfig) },
+    { provide: DB, inject: [OrchestratorConfig], useFactory: (c: OrchestratorConfig) => connectDatabase(c.MONGO_URL, c.FLOPS_DB_NAME) },
+    { provide: ProjectStore, inject: [DB], useFactory: (db: Connection) => new ProjectStore(db) },
+    {
+      provide: MqttBus,
+      inject: [OrchestratorConfig],
+      useFactory: (c: OrchestratorConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: c.FLOPS_ORCHESTRATOR_CLIENT_ID }),
+    },
+    {
+      provide: DeploymentDriver,
+      inject: [OrchestratorConfig, DB],
+      useFactory: (c: OrchestratorConfig, db: Connection) =>
+        new LocalProcessDriver(deploymentModel(db), { workspaceRoot: WORKSPACE_ROOT, dataDir: resolve(WORKSPACE_ROOT, c.FLOPS_DATA_DIR) }),
+    },
+    {
+      provide: ComponentPlanner,
+      inject: [OrchestratorConfig],
+      useFactory: (c: OrchestratorConfig) =>
+        new ComponentPlanner({
+          mqttUrl: c.FLOPS_MQTT_URL,
+          registryUrl: c.FLOPS_REGISTRY_URL,
+          registryNamespace: c.FLOPS_REGISTRY_NAMESPACE,
+          runtimeVersion: (require(resolve(WORKSPACE_ROOT, 'package.json')) as { version: string }).version,
+          logLevel: c.FLOPS_LOG_LEVEL,
+        }),
+    },
+    StateChangePublisher,
+    StateEffects,
+    {
+      provide: ProjectLifecycleService,
+      inject: [ProjectStore, StateEffects, StateChangePublisher, OrchestratorConfig],
+      useFactory: (store: ProjectStore, effects: StateEffects, publisher: StateChangePublisher, c: OrchestratorConfig) =>
+        new ProjectLifecycleService(store, effects, publisher, parseDeadlines(c.FLOPS_DEADLINES)),
+    },
+    {
+      provide: RecoveryService,
+      inject: [ProjectStore, ProjectLifecycleService, StateEffects, DeploymentDriver, OrchestratorConfig],
+      useFactory: (...deps: [ProjectStore, ProjectLifecycleService, StateEffects, DeploymentDriver, OrchestratorConfig]) =>
+        new RecoveryService(deps[0], deps[1], deps[2], deps[3], deps[4].FLOPS_SWEEP_INTERVAL_MS),
+    },
+  ],
+})
+export class AppModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(DB) private readonly db: Connection,
+    private readonly bus: MqttBus,
+    private readonly driver: DeploymentDriver,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.driver.close();
+    await this.bus.close();
+    await this.db.close();
+  }
+}
+

@@ -1,0 +1,225 @@
+import { Logger } from '@nestjs/common';
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeploymentModel, DeploymentRecord } from '@flops/models';
+import { ComponentExit, ComponentKind, ComponentSpec, DeploymentDriver } from './deployment-driver';
+
+export interface LocalDriverSettings {
+  /** Root of the FLOps checkout whose apps the components run. */
+  workspaceRoot: string;
+  /** Logs go to `<dataDir>/projects/<projectId>/<component>.log`. */
+  dataDir: string;
+  /** Grace period between SIGTERM and SIGKILL. */
+  stopTimeoutMs?: number;
+  /** How often adopted processes (started by an earlier orchestrator) are checked. */
+  pollIntervalMs?: number;
+}
+
+/** The app each component kind runs; the local driver runs FLOps's own apps from source. */
+const ENTRY: Record<ComponentKind, string> = {
+  aggregator: 'apps/aggregator/src/main.ts',
+  learner: 'apps/learner/src/main.ts',
+};
+
+/** Variables a component inherits from the orchestrator; everything else comes from its spec. */
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR', 'NODE_OPTIONS', 'FLOPS_CACHE_DIR'];
+
+/**
+ * Runs components as child processes of this machine, each in its own process group with its
+ * log in a file. The process table lives in the database, so after a restart the orchestrator
+ * adopts what is still running and can always stop it: nothing is left orphaned.
+ */
+export class LocalProcessDriver extends DeploymentDriver {
+  readonly name = 'local';
+  private readonly logger = new Logger(LocalProcessDriver.name);
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly stopping = new Set<string>();
+  private readonly listeners: ((exit: ComponentExit) => void)[] = [];
+  private pollTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly deployments: DeploymentModel,
+    private readonly settings: LocalDriverSettings,
+  ) {
+    super();
+  }
+
+  onExit(listener: (exit: ComponentExit) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async deploy(spec: ComponentSpec): Promise<void> {
+    const id = `${spec.projectId}/${spec.component}`;
+    const existing = await this.deployments.findById(id).lean<DeploymentRecord>().exec();
+    if (existing?.status === 'running' && isAlive(existing.handle.pid, existing.handle.startTicks)) {
+      this.logger.log(`${id} already running (pid ${existing.handle.pid})`);
+      return;
+    }
+    const logDir = resolve(this.settings.dataDir, 'projects', spec.projectId);
+    mkdirSync(logDir, { recursive: true });
+    const logFile = join(logDir, `${spec.component}.log`);
+    const logFd = openSync(logFile, 'a');
+    const env: Record<string, string> = { FLOPS_WORK_DIR: join(logDir, spec.component) };
+    for (const key of INHERITED_ENV) if (process.env[key]) env[key] = process.env[key]!;
+    Object.assign(env, spec.env);
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, ['-r', '@swc-node/register', ENTRY[spec.kind]], {
+        cwd: this.settings.workspaceRoot,
+        env,
+        detached: true, // its own process group: undeploy stops the component and anything it spawned
+        stdio: ['ignore', logFd, logFd],
+      });
+    } finally {
+      closeSync(logFd);
+    }
+    const pid = await new Promise<number>((ok, fail) => {
+      child.once('spawn', () => ok(child.pid!));
+      child.once('error', fail);
+    });
+    child.unref(); // the orchestrator may restart while components go on training
+    this.children.set(id, child);
+    child.once('exit', (code, signal) => void this.exited(id, spec, code, signal));
+    await this.deployments
+      .replaceOne(
+        { _id: id },
+        {
+          _id: id,
+          projectId: spec.projectId,
+          component: spec.component,
+          driver: this.name,
+          image: spec.image,
+          status: 'running',
+          handle: { pid, startTicks: processStartTicks(pid) ?? undefined },
+          logFile,
+          exitCode: null,
+          exitSignal: null,
+          startedAt: new Date(),
+        },
+        { upsert: true },
+      )
+      .exec();
+    this.logger.log(`started ${id} (${spec.kind}, pid ${pid}), log ${logFile}`);
+  }
+
+  async undeployProject(projectId: string): Promise<void> {
+    const running = await this.deployments.find({ projectId, status: 'running' }).lean<DeploymentRecord[]>().exec();
+    await Promise.all(running.map((record) => this.stop(record)));
+  }
+
+  async resume(): Promise<void> {
+    const running = await this.deployments.find({ driver: this.name, status: 'running' }).lean<DeploymentRecord[]>().exec();
+    for (const record of running) {
+      if (this.children.has(record._id)) continue;
+      if (!isAlive(record.handle.pid, record.handle.startTicks)) {
+        await this.markEnded(record._id, 'exited', null, null);
+        this.logger.log(`${record._id} ended while the orchestrator was away`);
+      } else {
+        this.logger.log(`adopted ${record._id} (pid ${record.handle.pid})`);
+      }
+    }
+    this.pollTimer ??= setInterval(() => void this.pollAdopted(), this.settings.pollIntervalMs ?? 1000);
+    this.pollTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+  }
+
+  /** Adopted processes are not our children, so their exit is noticed by polling. */
+  private async pollAdopted(): Promise<void> {
+    try {
+      const running = await this.deployments.find({ driver: this.name, status: 'running' }).lean<DeploymentRecord[]>().exec();
+      for (const record of running) {
+        if (this.children.has(record._id) || this.stopping.has(record._id)) continue;
+        if (isAlive(record.handle.pid, record.handle.startTicks)) continue;
+        await this.markEnded(record._id, 'exited', null, null);
+        this.emit({ projectId: record.projectId, component: record.component, kind: kindOf(record.component), exitCode: null, signal: null });
+      }
+    } catch (error) {
+      this.logger.warn(`could not check adopted components: ${String(error)}`);
+    }
+  }
+
+  private async exited(id: string, spec: ComponentSpec, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    this.children.delete(id);
+    if (this.stopping.has(id)) return; // undeploy records the stop itself
+    this.logger.log(`${id} exited (code ${code}, signal ${signal})`);
+    await this.markEnded(id, 'exited', code, signal).catch((e) => this.logger.warn(`could not record exit of ${id}: ${String(e)}`));
+    this.emit({ projectId: spec.projectId, component: spec.component, kind: spec.kind, exitCode: code, signal });
+  }
+
+  private emit(exit: ComponentExit): void {
+    for (const listener of this.listeners) listener(exit);
+  }
+
+  private async stop(record: DeploymentRecord): Promise<void> {
+    const { pid, startTicks } = record.handle;
+    this.stopping.add(record._id);
+    try {
+      if (pid && isAlive(pid, startTicks)) {
+        signalGroup(pid, 'SIGTERM');
+        const deadline = Date.now() + (this.settings.stopTimeoutMs ?? 5000);
+        while (isAlive(pid, startTicks) && Date.now() < deadline) await sleep(100);
+        if (isAlive(pid, startTicks)) {
+          this.logger.warn(`${record._id} ignored SIGTERM; killing it`);
+          signalGroup(pid, 'SIGKILL');
+          while (isAlive(pid, startTicks)) await sleep(50);
+        }
+      }
+      await this.markEnded(record._id, 'stopped', null, null);
+      this.logger.log(`stopped ${record._id}`);
+    } finally {
+      this.stopping.delete(record._id);
+    }
+  }
+
+  private async markEnded(id: string, status: 'stopped' | 'exited', code: number | null, signal: string | null): Promise<void> {
+    await this.deployments
+      .updateOne({ _id: id, status: 'running' }, { $set: { status, exitCode: code, exitSignal: signal, endedAt: new Date() } })
+      .exec();
+  }
+}
+
+function kindOf(component: string): ComponentKind {
+  return component === 'aggregator' ? 'aggregator' : 'learner';
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat: when the process started. Tells a reused pid from ours. */
+export function processStartTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(afterName[19]);
+  } catch {
+    return null;
+  }
+}
+
+export function isAlive(pid: number | undefined, startTicks: number | undefined): boolean {
+  if (!pid) return false;
+  const ticks = processStartTicks(pid);
+  if (ticks === null) return false;
+  if (startTicks !== undefined && ticks !== startTicks) return false;
+  // A zombie has exited; it only waits for its parent to read the status.
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    return state !== 'Z';
+  } catch {
+    return false;
+  }
+}

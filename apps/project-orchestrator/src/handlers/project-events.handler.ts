@@ -1,0 +1,79 @@
+import { Controller } from '@nestjs/common';
+import { EventPattern } from '@nestjs/microservices';
+import {
+  BuildFailed,
+  BuildStarted,
+  BuildSucceeded,
+  Envelope,
+  ProjectCancelRequested,
+  ProjectSubmitted,
+  RoundCompleted,
+  Topics,
+  TrainingCompleted,
+  TrainingFailed,
+  TrainingStarted,
+  subscriptionFor,
+} from '@flops/contracts';
+import { Message } from '@flops/messaging';
+import { ProjectLifecycleService } from '../lifecycle/project-lifecycle.service';
+
+/** MQTT → lifecycle events. Thin on purpose: every decision is in ProjectLifecycleService. */
+@Controller()
+export class ProjectEventsHandler {
+  constructor(private readonly lifecycle: ProjectLifecycleService) {}
+
+  @EventPattern(subscriptionFor(Topics.projectSubmitted))
+  async submitted(@Message(Topics.projectSubmitted) msg: Envelope<ProjectSubmitted>): Promise<void> {
+    await this.lifecycle.handle(msg.projectId, { kind: 'start' });
+  }
+
+  @EventPattern(subscriptionFor(Topics.projectCancelRequested))
+  async cancelRequested(@Message(Topics.projectCancelRequested) msg: Envelope<ProjectCancelRequested>): Promise<void> {
+    await this.lifecycle.handle(msg.projectId, { kind: 'cancel', reason: msg.payload.reason });
+  }
+
+  @EventPattern(subscriptionFor(Topics.buildStarted))
+  async buildStarted(@Message(Topics.buildStarted) msg: Envelope<BuildStarted>): Promise<void> {
+    await this.lifecycle.handle(msg.projectId, { kind: 'build.started' });
+  }
+
+  @EventPattern(subscriptionFor(Topics.buildSucceeded))
+  async buildSucceeded(@Message(Topics.buildSucceeded) msg: Envelope<BuildSucceeded>): Promise<void> {
+    const { image, digest, sourceRevision, cacheHit, durations } = msg.payload;
+    await this.lifecycle.handle(msg.projectId, {
+      kind: 'build.succeeded',
+      image: { reference: image, digest, sourceRevision, cacheHit, durations: { ...durations } },
+    });
+  }
+
+  @EventPattern(subscriptionFor(Topics.buildFailed))
+  async buildFailed(@Message(Topics.buildFailed) msg: Envelope<BuildFailed>): Promise<void> {
+    await this.lifecycle.handle(msg.projectId, { kind: 'build.failed', reason: `${msg.payload.phase}: ${msg.payload.reason}` });
+  }
+
+  @EventPattern(subscriptionFor(Topics.trainingStarted))
+  async trainingStarted(@Message(Topics.trainingStarted) msg: Envelope<TrainingStarted>): Promise<void> {
+    await this.lifecycle.handle(msg.projectId, { kind: 'training.started' });
+  }
+
+  @EventPattern(subscriptionFor(Topics.roundCompleted))
+  async roundCompleted(@Message(Topics.roundCompleted) msg: Envelope<RoundCompleted>): Promise<void> {
+    const { round, learners, samples, trainMetrics, evalMetrics, durationMs } = msg.payload;
+    await this.lifecycle.handle(msg.projectId, {
+      kind: 'round.completed',
+      round,
+      roundRecord: { round, learners, samples, trainMetrics, evalMetrics, durationMs },
+    });
+  }
+
+  @EventPattern(subscriptionFor(Topics.trainingCompleted))
+  async trainingCompleted(@Message(Topics.trainingCompleted) msg: Envelope<TrainingCompleted>): Promise<void> {
+    const { model, finalMetrics } = msg.payload;
+    await this.lifecycle.handle(msg.projectId, { kind: 'training.completed', model: { ...model }, finalMetrics });
+  }
+
+  @EventPattern(subscriptionFor(Topics.trainingFailed))
+  async trainingFailed(@Message(Topics.trainingFailed) msg: Envelope<TrainingFailed>): Promise<void> {
+    await this.lifecycle.handle(msg.projectId, { kind: 'training.failed', reason: msg.payload.reason });
+  }
+}

@@ -1,0 +1,118 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ProjectState, StateDeadlines, decide, deadlineFor, isTerminal } from '@flops/lifecycle';
+import { ProjectChange, ProjectRecord, ProjectStore } from '@flops/models';
+import { ProjectEvent } from './project-events';
+import { StateEffects } from './state-effects';
+import { StateChangePublisher } from './state-change.publisher';
+
+const MAX_CONFLICT_RETRIES = 10;
+
+/**
+ * Applies events to projects: read, decide with the pure state machine, write with a version
+ * guard, retry on conflict. Side effects of entering a state run only after the write won, so a
+ * duplicate or concurrent event can never trigger them twice for the same transition.
+ */
+@Injectable()
+export class ProjectLifecycleService {
+  private readonly logger = new Logger(ProjectLifecycleService.name);
+
+  constructor(
+    private readonly store: ProjectStore,
+    private readonly effects: StateEffects,
+    private readonly publisher: StateChangePublisher,
+    private readonly deadlines: StateDeadlines,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async handle(projectId: string, event: ProjectEvent): Promise<ProjectRecord | null> {
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+      const project = await this.store.get(projectId);
+      if (!project) {
+        this.logger.warn(`${event.kind} for unknown project ${projectId}: ignored`);
+        return null;
+      }
+      const decision = decide(project.state, event);
+      if (decision.outcome === 'ignore') {
+        this.logger.debug(`${projectId}: ${decision.why}`);
+        return project;
+      }
+      const at = this.now();
+      const change = this.dataChange(project, event, at);
+      if (decision.outcome === 'stay') {
+        if (!change.set && !change.appendRound) return project;
+        const updated = await this.store.apply(projectId, project.version, change);
+        if (updated) return updated;
+        continue;
+      }
+      const to = decision.to;
+      change.set = {
+        ...change.set,
+        state: to,
+        deadlineAt: deadlineFor(to, at, this.deadlinesOf(project)),
+        ...(decision.failedStage ? { failure: { stage: decision.failedStage, reason: decision.reason ?? 'unknown', at } } : {}),
+      };
+      change.appendHistory = { from: project.state, to, at, event: event.kind, ...(decision.reason ? { reason: decision.reason } : {}) };
+      const updated = await this.store.apply(projectId, project.version, change);
+      if (!updated) continue;
+      this.logger.log(`${projectId}: ${project.state} → ${to}${decision.reason ? ` (${decision.reason})` : ''}`);
+      await this.publisher.stateChanged(updated, project.state, decision.reason);
+      await this.enter(updated);
+      return updated;
+    }
+    throw new Error(`project ${projectId}: gave up after ${MAX_CONFLICT_RETRIES} conflicting updates`);
+  }
+
+  /** Run the effect of the state a project is in (after a transition, or again after a restart). */
+  async enter(project: ProjectRecord): Promise<void> {
+    try {
+      const followUp = await this.effects.onEnter(project);
+      if (followUp) await this.handle(project._id, followUp);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.logger.error(`${project._id}: effect of ${project.state} failed: ${reason}`);
+      const failure = this.failureEventFor(project.state, reason);
+      if (failure) await this.handle(project._id, failure);
+    }
+  }
+
+  private failureEventFor(state: ProjectState, reason: string): ProjectEvent | null {
+    switch (state) {
+      case ProjectState.IMAGE_CHECK:
+      case ProjectState.BUILDING:
+        return { kind: 'build.failed', reason };
+      case ProjectState.DEPLOYING:
+        return { kind: 'deployment.failed', reason };
+      case ProjectState.FINALIZING:
+        return { kind: 'finalization.failed', reason };
+      default:
+        return null; // terminal clean-up failures are retried by the sweeper
+    }
+  }
+
+  /** What an event writes into the record besides the state. */
+  private dataChange(project: ProjectRecord, event: ProjectEvent, at: Date): ProjectChange {
+    const change: ProjectChange = {};
+    if (event.image) change.set = { ...change.set, image: event.image };
+    if (event.model) change.set = { ...change.set, model: event.model };
+    if (event.finalMetrics) change.set = { ...change.set, finalMetrics: event.finalMetrics };
+    const round = event.roundRecord;
+    if (round && !project.rounds.some((r) => r.round === round.round)) {
+      change.appendRound = { ...round, at };
+      // Progress restarts the training clock: the deadline bounds a stalled round, not the whole run.
+      if (project.state === ProjectState.TRAINING) {
+        change.set = { ...change.set, deadlineAt: deadlineFor(ProjectState.TRAINING, at, this.deadlinesOf(project)) };
+      }
+    }
+    return change;
+  }
+
+  /** A project's training deadline grows with its own round timeout. */
+  private deadlinesOf(project: ProjectRecord): StateDeadlines {
+    const perRound = project.training.roundTimeoutSeconds * 1000 * 3;
+    return { ...this.deadlines, [ProjectState.TRAINING]: Math.max(this.deadlines[ProjectState.TRAINING], perRound) };
+  }
+
+  isTerminal(project: ProjectRecord): boolean {
+    return isTerminal(project.state);
+  }
+}

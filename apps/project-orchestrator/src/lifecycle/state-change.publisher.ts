@@ -1,0 +1,21 @@
+import { Injectable } from '@nestjs/common';
+import { Topics } from '@flops/contracts';
+import { ProjectState } from '@flops/lifecycle';
+import { MqttBus } from '@flops/messaging';
+import { ProjectRecord } from '@flops/models';
+
+/** Tells watchers (ui-gateway, tools) that a project changed state. */
+@Injectable()
+export class StateChangePublisher {
+  constructor(private readonly bus: MqttBus) {}
+
+  async stateChanged(project: ProjectRecord, from: ProjectState, reason?: string): Promise<void> {
+    await this.bus.publish(Topics.projectStateChanged, project._id, {
+      from,
+      to: project.state,
+      version: project.version,
+      at: new Date().toISOString(),
+      ...(reason ? { reason } : {}),
+    });
+  }
+}

@@ -1,0 +1,16 @@
+import 'reflect-metadata';
+import { loadConfig, logLevelsFrom } from '@flops/config';
+import { bootstrapService, runService } from '@flops/service-kit';
+import { AppModule } from './app.module';
+import { OrchestratorConfig } from './config';
+
+runService(async () => {
+  const config = loadConfig(OrchestratorConfig);
+  await bootstrapService({
+    name: 'project-orchestrator',
+    module: AppModule,
+    logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
+    httpPort: config.FLOPS_ORCHESTRATOR_PORT,
+    mqtt: { url: config.FLOPS_MQTT_URL, clientId: config.FLOPS_ORCHESTRATOR_CLIENT_ID, persistentSession: true },
+  });
+});

@@ -1,0 +1,44 @@
+import { INestApplication, Logger, LogLevel, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DropInvalidMessagesFilter, mqttServerOptions } from '@flops/messaging';
+
+export interface ServiceOptions {
+  name: string;
+  module: Type<unknown>;
+  logLevels: LogLevel[];
+  /** HTTP port; 0 picks a free one. */
+  httpPort: number;
+  httpHost?: string;
+  /** Subscribe to MQTT through Nest's transport (omit for HTTP-only services). */
+  mqtt?: { url: string; clientId: string; persistentSession: boolean };
+  /** Extra HTTP setup (Swagger, global pipes) before listening. */
+  configure?: (app: INestApplication) => void | Promise<void>;
+}
+
+/**
+ * Starts a FLOps service the same way everywhere: a hybrid HTTP + MQTT Nest app whose MQTT
+ * handlers drop invalid messages instead of crashing, with shutdown hooks so SIGTERM drains.
+ */
+export async function bootstrapService(options: ServiceOptions): Promise<INestApplication> {
+  const logger = new Logger(options.name);
+  const app = await NestFactory.create(options.module, { logger: options.logLevels, bufferLogs: false });
+  app.enableShutdownHooks();
+  if (options.mqtt) {
+    // The filter goes on the microservice only: HTTP keeps Nest's own error handling.
+    app.connectMicroservice(mqttServerOptions(options.mqtt)).useGlobalFilters(new DropInvalidMessagesFilter());
+  }
+  await options.configure?.(app);
+  if (options.mqtt) await app.startAllMicroservices();
+  await app.listen(options.httpPort, options.httpHost ?? '127.0.0.1');
+  logger.log(`${options.name} listening on ${await app.getUrl()}`);
+  return app;
+}
+
+/** Run `main`, and exit non-zero with a readable message if it throws (e.g. bad configuration). */
+export function runService(main: () => Promise<unknown>): void {
+  main().catch((error: unknown) => {
+    // eslint-disable-next-line no-console
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}
