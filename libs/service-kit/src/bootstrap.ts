@@ -12,7 +12,7 @@ export interface ServiceOptions {
   /** Subscribe to MQTT through Nest's transport (omit for HTTP-only services). */
   mqtt?: { url: string; clientId: string; persistentSession: boolean };
   /** Extra HTTP setup (Swagger, global pipes) before listening. */
-  configure?: (app: INestApplication) => void | Promise<void>;
+  configure?: (app: INestApplication) => unknown;
 }
 
 /**

@@ -1,0 +1,40 @@
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { Connection } from 'mongoose';
+import { loadConfig } from '@flops/config';
+import { MqttBus } from '@flops/messaging';
+import { ProjectStore, connectDatabase } from '@flops/models';
+import { HealthController } from '@flops/service-kit';
+import { ManagerConfig } from './config';
+import { ProjectErrorsFilter } from './projects/project-errors.filter';
+import { ProjectsController } from './projects/projects.controller';
+import { ProjectsService } from './projects/projects.service';
+
+const DB = Symbol('db');
+
+@Module({
+  controllers: [HealthController, ProjectsController],
+  providers: [
+    { provide: ManagerConfig, useFactory: () => loadConfig(ManagerConfig) },
+    { provide: DB, inject: [ManagerConfig], useFactory: (c: ManagerConfig) => connectDatabase(c.MONGO_URL, c.FLOPS_DB_NAME) },
+    { provide: ProjectStore, inject: [DB], useFactory: (db: Connection) => new ProjectStore(db) },
+    {
+      provide: MqttBus,
+      inject: [ManagerConfig],
+      useFactory: (c: ManagerConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: `flops-manager-${process.pid}` }),
+    },
+    { provide: APP_FILTER, useClass: ProjectErrorsFilter },
+    ProjectsService,
+  ],
+})
+export class AppModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(DB) private readonly db: Connection,
+    private readonly bus: MqttBus,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.bus.close();
+    await this.db.close();
+  }
+}

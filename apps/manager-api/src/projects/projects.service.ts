@@ -1,0 +1,88 @@
+import { Injectable } from '@nestjs/common';
+import { createHash, randomBytes } from 'node:crypto';
+import { Topics, TrainingConfig } from '@flops/contracts';
+import { ProjectState, isTerminal } from '@flops/lifecycle';
+import { MqttBus } from '@flops/messaging';
+import { ProjectStore } from '@flops/models';
+import { CancelProjectDto, CreateProjectDto, ListProjectsQuery } from './project.dto';
+import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError } from './project-errors';
+import { ProjectListView, ProjectView, toProjectView } from './project.view';
+
+const DEFAULT_ROUND_TIMEOUT_SECONDS = 300;
+const DEFAULT_SEED = 42;
+
+/** Accepts, lists and cancels projects. Only the orchestrator moves a project past SUBMITTED. */
+@Injectable()
+export class ProjectsService {
+  constructor(
+    private readonly store: ProjectStore,
+    private readonly bus: MqttBus,
+  ) {}
+
+  async create(request: CreateProjectDto): Promise<ProjectView> {
+    const training = this.trainingConfig(request);
+    const id = newProjectId();
+    const project = await this.store.create({
+      _id: id,
+      name: request.name ?? nameFromRepoUrl(request.repo.url),
+      state: ProjectState.SUBMITTED,
+      repo: { url: request.repo.url, ...(request.repo.ref ? { ref: request.repo.ref } : {}) },
+      training,
+      resources: { ...request.resources },
+      deadlineAt: null,
+    });
+    // If this message is lost, the orchestrator's sweeper still finds the SUBMITTED project.
+    await this.bus.publish(Topics.projectSubmitted, id, {});
+    return toProjectView(project);
+  }
+
+  async get(id: string): Promise<ProjectView> {
+    const project = await this.store.get(id);
+    if (!project) throw new ProjectNotFoundError(id);
+    return toProjectView(project);
+  }
+
+  async list(query: ListProjectsQuery): Promise<ProjectListView> {
+    const { items, total } = await this.store.list({ state: query.state, limit: query.limit ?? 50, skip: query.offset ?? 0 });
+    return { items: items.map(toProjectView), total };
+  }
+
+  /** Asks the orchestrator to cancel; the answer is the project as it is now (202). */
+  async cancel(id: string, request: CancelProjectDto): Promise<ProjectView> {
+    const project = await this.store.get(id);
+    if (!project) throw new ProjectNotFoundError(id);
+    if (isTerminal(project.state)) throw new ProjectAlreadyEndedError(id, project.state);
+    await this.bus.publish(Topics.projectCancelRequested, id, request.reason ? { reason: request.reason } : {});
+    return toProjectView(project);
+  }
+
+  private trainingConfig(request: CreateProjectDto): TrainingConfig {
+    const t = request.training;
+    const minLearnersPerRound = t.minLearnersPerRound ?? t.learners;
+    if (minLearnersPerRound > t.learners) {
+      throw new InvalidProjectError([`training.minLearnersPerRound (${minLearnersPerRound}) must not exceed training.learners (${t.learners})`]);
+    }
+    return {
+      rounds: t.rounds,
+      learners: t.learners,
+      minLearnersPerRound,
+      strategy: t.strategy ?? 'fedavg',
+      hyperparameters: { ...t.hyperparameters },
+      dataTags: t.dataTags ?? [],
+      roundTimeoutSeconds: t.roundTimeoutSeconds ?? DEFAULT_ROUND_TIMEOUT_SECONDS,
+      seed: t.seed ?? DEFAULT_SEED,
+    };
+  }
+}
+
+/** Short, URL-, topic- and registry-safe. */
+function newProjectId(): string {
+  return `p${randomBytes(8).toString('hex')}`;
+}
+
+/** `https://host/org/Digits-TFJS.git` → `digits-tfjs`. */
+export function nameFromRepoUrl(url: string): string {
+  const last = url.replace(/[\\/]+$/, '').split(/[\\/:]/).pop() ?? '';
+  const slug = last.replace(/\.git$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
+  return slug || `repo-${createHash('sha256').update(url).digest('hex').slice(0, 8)}`;
+}
