@@ -52,3 +52,9 @@ export interface ModelManager {
   evaluate(): Promise<{ numSamples: number; loss: number; accuracy: number } & Record<string, number>>;
   dispose?(): void | Promise<void>;
 }
+
+/**
+ * Version of the learner runtime an image is built for (tfjs 4.22, runtime revision 1). It is
+ * part of every learner image tag, so a new runtime never reuses an image built for an old one.
+ */
+export const LEARNER_RUNTIME_VERSION = 'tfjs4.22-r1';

@@ -1,0 +1,38 @@
+import { Module, OnApplicationShutdown } from '@nestjs/common';
+import { resolve } from 'node:path';
+import { loadConfig } from '@flops/config';
+import { MqttBus } from '@flops/messaging';
+import { RegistryClient } from '@flops/oci-registry';
+import { HealthController } from '@flops/service-kit';
+import { ImageBuilder } from './build/image-builder';
+import { BuilderConfig } from './config';
+import { BuildRequestsHandler } from './handlers/build-requests.handler';
+
+@Module({
+  controllers: [HealthController, BuildRequestsHandler],
+  providers: [
+    { provide: BuilderConfig, useFactory: () => loadConfig(BuilderConfig) },
+    {
+      provide: MqttBus,
+      inject: [BuilderConfig],
+      useFactory: (c: BuilderConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: c.FLOPS_BUILDER_CLIENT_ID }),
+    },
+    {
+      provide: ImageBuilder,
+      inject: [BuilderConfig],
+      useFactory: (c: BuilderConfig) =>
+        new ImageBuilder(new RegistryClient({ url: c.FLOPS_REGISTRY_URL }), {
+          workDir: resolve(c.FLOPS_BUILDER_WORK_DIR),
+          maxRepoBytes: c.FLOPS_BUILDER_MAX_REPO_BYTES,
+          gitTimeoutMs: c.FLOPS_BUILDER_GIT_TIMEOUT_MS,
+        }),
+    },
+  ],
+})
+export class AppModule implements OnApplicationShutdown {
+  constructor(private readonly bus: MqttBus) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.bus.close();
+  }
+}

@@ -1,0 +1,39 @@
+import { Controller, Logger } from '@nestjs/common';
+import { EventPattern } from '@nestjs/microservices';
+import { BuildRequested, Envelope, Topics, sharedSubscriptionFor } from '@flops/contracts';
+import { Message, MqttBus } from '@flops/messaging';
+import { BuildError } from '../build/build-errors';
+import { ImageBuilder } from '../build/image-builder';
+
+export const BUILDER_GROUP = process.env.FLOPS_BUILDER_GROUP || 'flops-builders';
+
+/** One build per request; every outcome is reported, a failure never escapes as a crash. */
+@Controller()
+export class BuildRequestsHandler {
+  private readonly logger = new Logger(BuildRequestsHandler.name);
+
+  constructor(
+    private readonly builder: ImageBuilder,
+    private readonly bus: MqttBus,
+  ) {}
+
+  // Shared subscription: with several builders running, each request is built by one of them.
+  @EventPattern(sharedSubscriptionFor(Topics.buildRequested, BUILDER_GROUP))
+  async buildRequested(@Message(Topics.buildRequested) msg: Envelope<BuildRequested>): Promise<void> {
+    const { projectId, messageId } = msg;
+    this.logger.log(`${projectId}: build requested for ${msg.payload.repoUrl}${msg.payload.ref ? `@${msg.payload.ref}` : ''}`);
+    try {
+      const result = await this.builder.build(msg.payload, {
+        started: (image, sourceRevision) => this.bus.publish(Topics.buildStarted, projectId, { image, sourceRevision }, messageId),
+      });
+      await this.bus.publish(Topics.buildSucceeded, projectId, result, messageId);
+    } catch (error) {
+      const failure =
+        error instanceof BuildError
+          ? { phase: error.phase, reason: error.message }
+          : { phase: 'build' as const, reason: error instanceof Error ? error.message : String(error) };
+      this.logger.warn(`${projectId}: build failed in ${failure.phase}: ${failure.reason}`);
+      await this.bus.publish(Topics.buildFailed, projectId, { ...failure, reason: failure.reason.slice(0, 4000) || 'unknown error' }, messageId);
+    }
+  }
+}

@@ -1,0 +1,17 @@
+import 'reflect-metadata';
+import { loadConfig, logLevelsFrom } from '@flops/config';
+import { bootstrapService, runService } from '@flops/service-kit';
+import { AppModule } from './app.module';
+import { BuilderConfig } from './config';
+
+runService(async () => {
+  const config = loadConfig(BuilderConfig);
+  await bootstrapService({
+    name: 'builder-agent',
+    module: AppModule,
+    logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
+    httpPort: config.FLOPS_BUILDER_PORT,
+    // A persistent session keeps build requests queued at the broker while the builder restarts.
+    mqtt: { url: config.FLOPS_MQTT_URL, clientId: config.FLOPS_BUILDER_CLIENT_ID, persistentSession: true },
+  });
+});
