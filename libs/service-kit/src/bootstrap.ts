@@ -1,10 +1,10 @@
-import { INestApplication, Logger, LogLevel, Type } from '@nestjs/common';
+import { DynamicModule, INestApplication, Logger, LogLevel, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DropInvalidMessagesFilter, mqttServerOptions } from '@flops/messaging';
 
 export interface ServiceOptions {
   name: string;
-  module: Type<unknown>;
+  module: Type<unknown> | DynamicModule;
   logLevels: LogLevel[];
   /** HTTP port; 0 picks a free one. */
   httpPort: number;

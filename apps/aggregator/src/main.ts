@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, logLevelsFrom } from '@flops/config';
+import { bootstrapService, runService } from '@flops/service-kit';
+import { AppModule } from './app.module';
+import { AggregatorConfig } from './config';
+import { AggregatorOutbox } from './training/aggregator-outbox';
+import { TrainingRun } from './training/training-run';
+
+/** One aggregator per project: announce the data plane, run every round, then leave. */
+runService(async () => {
+  const config = loadConfig(AggregatorConfig);
+  if (!config.FLOPS_PROJECT_ID || !config.FLOPS_TRAINING_CONFIG || !config.FLOPS_MODEL_REPOSITORY) {
+    throw new Error('FLOPS_PROJECT_ID, FLOPS_TRAINING_CONFIG and FLOPS_MODEL_REPOSITORY are required');
+  }
+  const app = await bootstrapService({
+    name: `aggregator ${config.FLOPS_PROJECT_ID}`,
+    module: AppModule,
+    logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
+    httpPort: config.FLOPS_AGGREGATOR_PORT,
+    httpHost: config.FLOPS_AGGREGATOR_HOST,
+    mqtt: { url: config.FLOPS_MQTT_URL, clientId: `flops-aggregator-${config.FLOPS_PROJECT_ID}-sub`, persistentSession: false },
+  });
+  const { port } = (app.getHttpServer() as { address(): AddressInfo }).address();
+  const dataUrl = `http://${config.FLOPS_AGGREGATOR_ADVERTISE_HOST ?? config.FLOPS_AGGREGATOR_HOST}:${port}`;
+  const outbox = app.get(AggregatorOutbox);
+  await outbox.announce(dataUrl);
+  await app.get(TrainingRun).run(dataUrl);
+  await outbox.clearRetained();
+  await app.close();
+  process.exit(0);
+});

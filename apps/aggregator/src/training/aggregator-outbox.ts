@@ -1,0 +1,61 @@
+import { Injectable } from '@nestjs/common';
+import { LearnerTask, RoundCompleted, StoredModel, Topics, TrainingCompleted } from '@flops/contracts';
+import { MqttBus } from '@flops/messaging';
+import { RegistryClient, pushArtifact } from '@flops/oci-registry';
+import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
+import { TrainingPorts } from './training-run';
+
+export const MODEL_ARTIFACT_TYPE = 'application/vnd.flops.model.v1';
+
+/** How the round loop reaches MQTT and the registry. */
+@Injectable()
+export class AggregatorOutbox implements TrainingPorts {
+  constructor(
+    private readonly bus: MqttBus,
+    private readonly registry: RegistryClient,
+    private readonly projectId: string,
+    private readonly modelRepository: string,
+  ) {}
+
+  announce(dataUrl: string): Promise<void> {
+    return this.bus.publish(Topics.aggregatorReady, this.projectId, { dataUrl });
+  }
+
+  publishTask(task: LearnerTask): Promise<void> {
+    return this.bus.publish(Topics.learnerTask, this.projectId, task);
+  }
+
+  trainingStarted(learners: string[]): Promise<void> {
+    return this.bus.publish(Topics.trainingStarted, this.projectId, { learners });
+  }
+
+  roundCompleted(round: RoundCompleted): Promise<void> {
+    return this.bus.publish(Topics.roundCompleted, this.projectId, round);
+  }
+
+  trainingCompleted(result: TrainingCompleted): Promise<void> {
+    return this.bus.publish(Topics.trainingCompleted, this.projectId, result);
+  }
+
+  trainingFailed(reason: string): Promise<void> {
+    return this.bus.publish(Topics.trainingFailed, this.projectId, { reason: reason.slice(0, 4000) });
+  }
+
+  /** The final model becomes an OCI artifact, addressed by digest. */
+  async storeModel(model: Buffer, info: { rounds: number; finalMetrics: Record<string, number> }): Promise<StoredModel> {
+    const pushed = await pushArtifact(this.registry, this.modelRepository, 'final', {
+      artifactType: MODEL_ARTIFACT_TYPE,
+      blobs: [{ data: model, mediaType: TENSORS_MEDIA_TYPE, annotations: { 'org.opencontainers.image.title': 'model.flt' } }],
+      annotations: {
+        'dev.flops.project': this.projectId,
+        'dev.flops.rounds': String(info.rounds),
+        'dev.flops.metrics': JSON.stringify(info.finalMetrics),
+      },
+    });
+    return { reference: pushed.reference, digest: pushed.digest, sizeBytes: model.length };
+  }
+
+  clearRetained(): Promise<void> {
+    return this.bus.clearRetained(this.projectId);
+  }
+}

@@ -1,0 +1,275 @@
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import {
+  LearnerTask,
+  LearnerTaskKind,
+  RoundCompleted,
+  StoredModel,
+  TrainingCompleted,
+  TrainingConfig,
+} from '@flops/contracts';
+import { NamedTensor, TensorCodecError, decodeTensors, encodeTensors, sameLayout, tensorLayoutOf, TensorLayout } from '@flops/tensor-codec';
+import { AggregationError, WeightedAverage, weightedMean } from '../domain';
+import { Signal, TrainingAbortedError } from './wait';
+import { TrainingFailedError, UpdateRejectedError } from './training-errors';
+
+/** What the round loop needs from the outside world. */
+export interface TrainingPorts {
+  publishTask(task: LearnerTask): Promise<void>;
+  trainingStarted(learners: string[]): Promise<void>;
+  roundCompleted(round: RoundCompleted): Promise<void>;
+  trainingCompleted(result: TrainingCompleted): Promise<void>;
+  trainingFailed(reason: string): Promise<void>;
+  storeModel(model: Buffer, info: { rounds: number; finalMetrics: Record<string, number> }): Promise<StoredModel>;
+}
+
+export interface TrainingRunSettings {
+  projectId: string;
+  config: TrainingConfig;
+  joinTimeoutMs: number;
+}
+
+interface OpenTask {
+  id: string;
+  kind: LearnerTaskKind;
+  round: number;
+  selected: Set<string>;
+  answered: Set<string>;
+}
+
+interface FitResult {
+  learnerId: string;
+  numSamples: number;
+  metrics: Record<string, number>;
+}
+
+/**
+ * One project's federated training: waits for learners, gets initial weights from one of them,
+ * then for each round sends the global model out, folds each update into a running weighted sum
+ * as it arrives (memory stays O(model size)), has the new model evaluated, and finally stores it.
+ */
+export class TrainingRun {
+  private readonly logger = new Logger(TrainingRun.name);
+  private readonly signal = new Signal();
+  private readonly abort = new AbortController();
+  private readonly joined = new Set<string>();
+  private readonly dropped = new Set<string>();
+  private task?: OpenTask;
+  private layout?: TensorLayout;
+  private sum?: WeightedAverage;
+  private fitResults: FitResult[] = [];
+  private evalResults: { weight: number; metrics: Record<string, number> }[] = [];
+  /** The current global model, encoded once and served to every learner. */
+  private model?: { version: string; bytes: Buffer };
+  /** Base URL learners reach the data plane at; known once the HTTP server listens. */
+  private dataUrl = '';
+
+  constructor(
+    private readonly settings: TrainingRunSettings,
+    private readonly ports: TrainingPorts,
+  ) {}
+
+  get modelVersion(): string | undefined {
+    return this.model?.version;
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  learnerJoined(learnerId: string): void {
+    if (this.dropped.has(learnerId) || this.joined.has(learnerId)) return;
+    this.joined.add(learnerId);
+    this.logger.log(`${learnerId} joined (${this.joined.size}/${this.settings.config.learners})`);
+    this.signal.notify();
+  }
+
+  learnerFailed(learnerId: string, taskId: string | undefined, reason: string): void {
+    this.logger.warn(`${learnerId} failed${taskId ? ` task ${taskId}` : ''}: ${reason}`);
+    this.joined.delete(learnerId);
+    this.dropped.add(learnerId);
+    this.task?.selected.delete(learnerId);
+    this.signal.notify();
+  }
+
+  learnerEvaluated(taskId: string, learnerId: string, numSamples: number, metrics: Record<string, number>): void {
+    const task = this.task;
+    if (!task || task.id !== taskId || task.kind !== 'evaluate') return this.logger.debug(`stale evaluation from ${learnerId}`);
+    if (!task.selected.has(learnerId) || task.answered.has(learnerId)) return;
+    task.answered.add(learnerId);
+    this.evalResults.push({ weight: numSamples, metrics });
+    this.signal.notify();
+  }
+
+  /** The model learners download; only the current version is kept. */
+  modelBytes(version: string): Buffer {
+    if (!this.model || this.model.version !== version) {
+      throw new UpdateRejectedError(410, `model ${version} is not the current model (${this.model?.version ?? 'none yet'})`);
+    }
+    return this.model.bytes;
+  }
+
+  /** An upload from the data plane: initial weights (`init`) or an update (`fit`). */
+  receiveUpload(taskId: string, learnerId: string, bytes: Buffer): void {
+    const task = this.task;
+    if (!task || task.id !== taskId) throw new UpdateRejectedError(410, `task ${taskId} is not open`);
+    if (task.kind !== 'init' && task.kind !== 'fit') throw new UpdateRejectedError(409, `task ${taskId} takes no uploads`);
+    if (!task.selected.has(learnerId)) throw new UpdateRejectedError(409, `${learnerId} was not selected for task ${taskId}`);
+    if (task.answered.has(learnerId)) throw new UpdateRejectedError(409, `${learnerId} already answered task ${taskId}`);
+    let tensors: NamedTensor[];
+    let meta: Record<string, unknown>;
+    try {
+      ({ tensors, meta } = decodeTensors(bytes));
+    } catch (error) {
+      throw new UpdateRejectedError(400, error instanceof TensorCodecError ? error.message : String(error));
+    }
+    if (task.kind === 'init') {
+      this.layout = tensorLayoutOf(tensors);
+      this.sum = new WeightedAverage(this.layout);
+      this.model = { version: 'r0', bytes: encodeTensors(tensors, { projectId: this.settings.projectId, round: 0 }) };
+    } else {
+      const numSamples = meta.numSamples;
+      if (typeof numSamples !== 'number' || !Number.isInteger(numSamples) || numSamples < 1) {
+        throw new UpdateRejectedError(400, 'meta.numSamples must be a positive integer');
+      }
+      if (!this.layout || !sameLayout(this.layout, tensorLayoutOf(tensors))) {
+        throw new UpdateRejectedError(400, 'the update does not have the layout of the global model');
+      }
+      try {
+        this.sum!.add(tensors, numSamples);
+      } catch (error) {
+        throw new UpdateRejectedError(400, error instanceof AggregationError ? error.message : String(error));
+      }
+      this.fitResults.push({ learnerId, numSamples, metrics: finiteNumbers(meta.metrics) });
+    }
+    task.answered.add(learnerId);
+    this.signal.notify();
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+
+  // ---- the loop -----------------------------------------------------------------------------
+
+  /** Runs to the end; reports success or failure itself. Resolves true when training completed. */
+  async run(dataUrl: string): Promise<boolean> {
+    this.dataUrl = dataUrl;
+    try {
+      await this.train();
+      return true;
+    } catch (error) {
+      if (error instanceof TrainingAbortedError) {
+        this.logger.warn('training aborted');
+        return false;
+      }
+      const reason = error instanceof Error ? error.message : String(error);
+      this.logger.error(`training failed: ${reason}`);
+      await this.ports.trainingFailed(reason).catch((e) => this.logger.error(`could not report the failure: ${String(e)}`));
+      return false;
+    } finally {
+      await this.ports
+        .publishTask({ taskId: randomUUID(), kind: 'stop', round: 0, learnerIds: [...this.joined, ...this.dropped] })
+        .catch(() => undefined);
+    }
+  }
+
+  private async train(): Promise<void> {
+    const { config } = this.settings;
+    const all = config.learners;
+    await this.signal.until(() => this.joined.size >= all, this.settings.joinTimeoutMs, this.abort.signal);
+    if (this.joined.size < config.minLearnersPerRound) {
+      throw new TrainingFailedError(`only ${this.joined.size} of ${config.minLearnersPerRound} required learners joined in time`);
+    }
+    await this.ports.trainingStarted([...this.joined].sort());
+    await this.initialise();
+
+    let evalMetrics: Record<string, number> = {};
+    for (let round = 1; round <= config.rounds; round++) {
+      const started = Date.now();
+      const fit = await this.fitRound(round);
+      evalMetrics = await this.evaluateRound(round);
+      await this.ports.roundCompleted({
+        round,
+        learners: fit.length,
+        samples: fit.reduce((n, r) => n + r.numSamples, 0),
+        trainMetrics: weightedMean(fit.map((r) => ({ weight: r.numSamples, metrics: r.metrics }))),
+        evalMetrics,
+        durationMs: Date.now() - started,
+      });
+      this.logger.log(`round ${round}/${config.rounds} done: ${JSON.stringify(evalMetrics)}`);
+    }
+    const stored = await this.ports.storeModel(this.model!.bytes, { rounds: config.rounds, finalMetrics: evalMetrics });
+    await this.ports.trainingCompleted({ rounds: config.rounds, finalMetrics: evalMetrics, model: stored });
+  }
+
+  /** Initial weights come from one learner, so that every learner starts from the same model. */
+  private async initialise(): Promise<void> {
+    for (const learnerId of [...this.joined].sort()) {
+      const task = await this.open('init', 0, [learnerId], { uploadUrl: true });
+      if (await this.signal.until(() => task.answered.size === 1, this.roundTimeoutMs(), this.abort.signal)) return;
+      this.logger.warn(`${learnerId} sent no initial weights in time; asking another learner`);
+    }
+    throw new TrainingFailedError('no learner sent initial weights');
+  }
+
+  private async fitRound(round: number): Promise<FitResult[]> {
+    this.sum!.reset();
+    this.fitResults = [];
+    const task = await this.open('fit', round, [...this.joined], { modelUrl: true, uploadUrl: true });
+    await this.signal.until(() => this.allAnswered(task), this.roundTimeoutMs(), this.abort.signal);
+    if (this.sum!.count < this.settings.config.minLearnersPerRound) {
+      throw new TrainingFailedError(
+        `round ${round}: ${this.sum!.count} update(s) arrived, ${this.settings.config.minLearnersPerRound} required`,
+      );
+    }
+    this.dropSilent(task);
+    this.model = {
+      version: `r${round}`,
+      bytes: encodeTensors(this.sum!.result(), { projectId: this.settings.projectId, round }),
+    };
+    return this.fitResults;
+  }
+
+  private async evaluateRound(round: number): Promise<Record<string, number>> {
+    this.evalResults = [];
+    const task = await this.open('evaluate', round, [...this.joined], { modelUrl: true });
+    await this.signal.until(() => this.allAnswered(task), this.roundTimeoutMs(), this.abort.signal);
+    if (this.evalResults.length === 0) throw new TrainingFailedError(`round ${round}: no learner evaluated the model`);
+    return weightedMean(this.evalResults);
+  }
+
+  private async open(kind: LearnerTaskKind, round: number, learners: string[], urls: { modelUrl?: boolean; uploadUrl?: boolean }): Promise<OpenTask> {
+    const task: OpenTask = { id: randomUUID(), kind, round, selected: new Set(learners), answered: new Set() };
+    this.task = task;
+    const base = this.dataUrl;
+    await this.ports.publishTask({
+      taskId: task.id,
+      kind,
+      round,
+      learnerIds: learners,
+      ...(urls.modelUrl ? { modelUrl: `${base}/v1/models/${this.model!.version}` } : {}),
+      ...(urls.uploadUrl ? { uploadUrl: `${base}/v1/tasks/${task.id}/uploads` } : {}),
+      hyperparameters: this.settings.config.hyperparameters,
+    });
+    return task;
+  }
+
+  private allAnswered(task: OpenTask): boolean {
+    return [...task.selected].every((id) => task.answered.has(id));
+  }
+
+  /** Learners that missed a round's deadline are not waited for again. */
+  private dropSilent(task: OpenTask): void {
+    for (const id of task.selected) {
+      if (!task.answered.has(id)) this.learnerFailed(id, task.id, 'no answer before the round timeout');
+    }
+  }
+
+  private roundTimeoutMs(): number {
+    return this.settings.config.roundTimeoutSeconds * 1000;
+  }
+}
+
+function finiteNumbers(value: unknown): Record<string, number> {
+  if (typeof value !== 'object' || value === null) return {};
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1])));
+}

@@ -1,0 +1,31 @@
+import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { MqttBus } from '@flops/messaging';
+import { HealthController } from '@flops/service-kit';
+import { AggregatorEventsHandler, PROJECT_ID } from './handlers/aggregator-events.handler';
+import { TaskRunner } from './tasks/task-runner';
+
+/** The learner's Nest shell; main.ts builds the runner (it needs the user's code loaded first). */
+@Module({})
+export class AppModule implements OnApplicationShutdown {
+  constructor(
+    private readonly runner: TaskRunner,
+    @Inject(MqttBus) private readonly bus: MqttBus,
+  ) {}
+
+  static with(projectId: string, runner: TaskRunner, bus: MqttBus): DynamicModule {
+    return {
+      module: AppModule,
+      controllers: [HealthController, AggregatorEventsHandler],
+      providers: [
+        { provide: PROJECT_ID, useValue: projectId },
+        { provide: TaskRunner, useValue: runner },
+        { provide: MqttBus, useValue: bus },
+      ],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.runner.close();
+    await this.bus.close();
+  }
+}

@@ -1,0 +1,21 @@
+import { IsInt, IsString, Matches, Min } from 'class-validator';
+import { InfraConfig } from '@flops/config';
+
+export class LearnerConfig extends InfraConfig {
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/) FLOPS_PROJECT_ID = '';
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/) FLOPS_LEARNER_ID = '';
+  /** This learner's data partition, and how many there are. */
+  @IsInt() @Min(0) FLOPS_LEARNER_INDEX = 0;
+  @IsInt() @Min(1) FLOPS_LEARNER_COUNT = 1;
+  /** The learner image with the user's code, e.g. `127.0.0.1:5000/flops/learners/digits:<tag>`. */
+  @IsString() FLOPS_LEARNER_IMAGE = '';
+  /** Comma-separated data tags handed to the user code. */
+  @IsString() FLOPS_DATA_TAGS = '';
+  @IsInt() @Min(0) FLOPS_SEED = 42;
+  /** Shared, content-addressed cache of unpacked images. */
+  @IsString() FLOPS_CACHE_DIR = '.flops/cache';
+  /** A learner that hears nothing for this long assumes its aggregator is gone and exits. */
+  @IsInt() @Min(10) FLOPS_LEARNER_IDLE_TIMEOUT_SECONDS = 900;
+  /** How often a learner repeats its join until the aggregator gives it work. */
+  @IsInt() @Min(100) FLOPS_LEARNER_JOIN_RETRY_MS = 3000;
+}

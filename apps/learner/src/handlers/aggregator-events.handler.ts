@@ -1,0 +1,25 @@
+import { Controller, Inject } from '@nestjs/common';
+import { EventPattern } from '@nestjs/microservices';
+import { AggregatorReady, Envelope, LearnerTask, Topics, subscriptionFor } from '@flops/contracts';
+import { Message } from '@flops/messaging';
+import { TaskRunner } from '../tasks/task-runner';
+
+export const PROJECT_ID = Symbol('project-id');
+
+@Controller()
+export class AggregatorEventsHandler {
+  constructor(
+    private readonly runner: TaskRunner,
+    @Inject(PROJECT_ID) private readonly projectId: string,
+  ) {}
+
+  @EventPattern(subscriptionFor(Topics.aggregatorReady))
+  ready(@Message(Topics.aggregatorReady) msg: Envelope<AggregatorReady>): void {
+    if (msg.projectId === this.projectId) this.runner.aggregatorReady();
+  }
+
+  @EventPattern(subscriptionFor(Topics.learnerTask))
+  task(@Message(Topics.learnerTask) msg: Envelope<LearnerTask>): void {
+    if (msg.projectId === this.projectId) this.runner.task(msg.payload);
+  }
+}

@@ -1,0 +1,75 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { Topics, createMessage } from '@flops/contracts';
+import { loadConfig, logLevelsFrom } from '@flops/config';
+import { MqttBus } from '@flops/messaging';
+import { RegistryClient } from '@flops/oci-registry';
+import { bootstrapService, runService } from '@flops/service-kit';
+import { AppModule } from './app.module';
+import { loadModelManager, pullUserCode } from './code/user-code';
+import { LearnerConfig } from './config';
+import { DataPlaneClient } from './tasks/data-plane.client';
+import { TaskRunner } from './tasks/task-runner';
+
+/** One learner: load the user's code from its image, then do the aggregator's tasks until told to stop. */
+runService(async () => {
+  const config = loadConfig(LearnerConfig);
+  const logger = new Logger(`learner ${config.FLOPS_LEARNER_ID}`);
+  if (!config.FLOPS_PROJECT_ID || !config.FLOPS_LEARNER_ID || !config.FLOPS_LEARNER_IMAGE) {
+    throw new Error('FLOPS_PROJECT_ID, FLOPS_LEARNER_ID and FLOPS_LEARNER_IMAGE are required');
+  }
+  const projectId = config.FLOPS_PROJECT_ID;
+  const learnerId = config.FLOPS_LEARNER_ID;
+  // If the learner dies, the broker tells the aggregator at once instead of it waiting for a timeout.
+  const will = createMessage(Topics.learnerFailed, projectId, { learnerId, reason: 'lost the connection to the broker' });
+  const bus = await MqttBus.connect({
+    url: config.FLOPS_MQTT_URL,
+    clientId: `flops-${projectId}-${learnerId}`,
+    will: { topic: will.topic, payload: JSON.stringify(will.message) },
+  });
+
+  let manager;
+  try {
+    const codeDir = await pullUserCode(new RegistryClient({ url: config.FLOPS_REGISTRY_URL }), config.FLOPS_LEARNER_IMAGE, config.FLOPS_CACHE_DIR);
+    manager = await loadModelManager(codeDir, {
+      partition: { index: config.FLOPS_LEARNER_INDEX, count: config.FLOPS_LEARNER_COUNT },
+      dataTags: config.FLOPS_DATA_TAGS ? config.FLOPS_DATA_TAGS.split(',') : [],
+      hyperparameters: {},
+      seed: config.FLOPS_SEED,
+    });
+  } catch (error) {
+    const reason = `could not load the user code: ${error instanceof Error ? error.message : String(error)}`;
+    await bus.publish(Topics.learnerFailed, projectId, { learnerId, reason: reason.slice(0, 4000) }).catch(() => undefined);
+    await bus.close();
+    throw new Error(reason);
+  }
+
+  let finish: (reason: string) => void = () => undefined;
+  const finished = new Promise<string>((resolve) => (finish = resolve));
+  const runner = new TaskRunner(
+    learnerId,
+    manager,
+    new DataPlaneClient(learnerId),
+    {
+      join: () => bus.publish(Topics.learnerJoined, projectId, { learnerId, partitionIndex: config.FLOPS_LEARNER_INDEX }),
+      evaluated: (taskId, round, numSamples, metrics) =>
+        bus.publish(Topics.learnerEvaluated, projectId, { taskId, learnerId, round, numSamples, metrics }),
+      failed: (taskId, reason) => bus.publish(Topics.learnerFailed, projectId, { learnerId, ...(taskId ? { taskId } : {}), reason }),
+      finished: (reason) => finish(reason),
+    },
+    { joinRetryMs: config.FLOPS_LEARNER_JOIN_RETRY_MS, idleTimeoutMs: config.FLOPS_LEARNER_IDLE_TIMEOUT_SECONDS * 1000 },
+  );
+
+  const app = await bootstrapService({
+    name: `learner ${learnerId}`,
+    module: AppModule.with(projectId, runner, bus),
+    logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
+    httpPort: 0,
+    mqtt: { url: config.FLOPS_MQTT_URL, clientId: `flops-${projectId}-${learnerId}-sub`, persistentSession: false },
+  });
+  logger.log(`ready: partition ${config.FLOPS_LEARNER_INDEX + 1}/${config.FLOPS_LEARNER_COUNT}, waiting for the aggregator`);
+  logger.log(`finished: ${await finished}`);
+  await manager.dispose?.();
+  await app.close();
+  process.exit(0);
+});
