@@ -26,7 +26,7 @@ function flatten(errors: ValidationError[], prefix = ''): string[] {
 export function validatePayload<P extends object>(cls: new () => P, plain: unknown): { value?: P; problems: string[] } {
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) return { problems: ['payload must be an object'] };
   const value = plainToInstance(cls, plain);
-  const problems = flatten(validateSync(value, { whitelist: true, forbidNonWhitelisted: true }));
+  const problems = flatten(validateSync(value, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false }));
   return problems.length ? { problems } : { value, problems };
 }
 

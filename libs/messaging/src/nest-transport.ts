@@ -1,4 +1,4 @@
-import { ArgumentsHost, Catch, ExecutionContext, Logger, RpcExceptionFilter, createParamDecorator } from '@nestjs/common';
+import { ArgumentsHost, Catch, Controller, ExecutionContext, Logger, RpcExceptionFilter, UseFilters, applyDecorators, createParamDecorator } from '@nestjs/common';
 import { MicroserviceOptions, MqttContext, Transport } from '@nestjs/microservices';
 import { EMPTY, Observable } from 'rxjs';
 import { Envelope, InvalidMessageError, TopicDef, parseMessage } from '@flops/contracts';
@@ -53,4 +53,12 @@ export class DropInvalidMessagesFilter implements RpcExceptionFilter<unknown> {
     }
     return EMPTY;
   }
+}
+
+/**
+ * Marks a class of MQTT handlers: a Nest controller whose invalid messages and failures are
+ * logged and dropped by DropInvalidMessagesFilter (scoped here so HTTP keeps its own errors).
+ */
+export function MqttHandlers(): ClassDecorator {
+  return applyDecorators(Controller(), UseFilters(new DropInvalidMessagesFilter()));
 }

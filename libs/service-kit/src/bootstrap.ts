@@ -1,6 +1,6 @@
 import { DynamicModule, INestApplication, Logger, LogLevel, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { DropInvalidMessagesFilter, mqttServerOptions } from '@flops/messaging';
+import { mqttServerOptions } from '@flops/messaging';
 
 export interface ServiceOptions {
   name: string;
@@ -17,15 +17,14 @@ export interface ServiceOptions {
 
 /**
  * Starts a FLOps service the same way everywhere: a hybrid HTTP + MQTT Nest app whose MQTT
- * handlers drop invalid messages instead of crashing, with shutdown hooks so SIGTERM drains.
+ * handlers are classes decorated with `@MqttHandlers()`, with shutdown hooks so SIGTERM drains.
  */
 export async function bootstrapService(options: ServiceOptions): Promise<INestApplication> {
   const logger = new Logger(options.name);
   const app = await NestFactory.create(options.module, { logger: options.logLevels, bufferLogs: false });
   app.enableShutdownHooks();
   if (options.mqtt) {
-    // The filter goes on the microservice only: HTTP keeps Nest's own error handling.
-    app.connectMicroservice(mqttServerOptions(options.mqtt)).useGlobalFilters(new DropInvalidMessagesFilter());
+    app.connectMicroservice(mqttServerOptions(options.mqtt));
   }
   await options.configure?.(app);
   if (options.mqtt) await app.startAllMicroservices();

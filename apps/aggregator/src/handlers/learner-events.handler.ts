@@ -1,13 +1,13 @@
-import { Controller, Inject } from '@nestjs/common';
+import { Inject } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { Envelope, LearnerEvaluated, LearnerFailed, LearnerJoined, Topics, subscriptionFor } from '@flops/contracts';
-import { Message } from '@flops/messaging';
+import { Message, MqttHandlers } from '@flops/messaging';
 import { TrainingRun } from '../training/training-run';
 
 export const PROJECT_ID = Symbol('project-id');
 
 /** Learner messages of this aggregator's project go to the round loop; others are not ours. */
-@Controller()
+@MqttHandlers()
 export class LearnerEventsHandler {
   constructor(
     private readonly run: TrainingRun,

@@ -1,14 +1,14 @@
-import { Controller, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { BuildRequested, Envelope, Topics, sharedSubscriptionFor } from '@flops/contracts';
-import { Message, MqttBus } from '@flops/messaging';
+import { Message, MqttBus, MqttHandlers } from '@flops/messaging';
 import { BuildError } from '../build/build-errors';
 import { ImageBuilder } from '../build/image-builder';
 
 export const BUILDER_GROUP = process.env.FLOPS_BUILDER_GROUP || 'flops-builders';
 
 /** One build per request; every outcome is reported, a failure never escapes as a crash. */
-@Controller()
+@MqttHandlers()
 export class BuildRequestsHandler {
   private readonly logger = new Logger(BuildRequestsHandler.name);
 

@@ -1,12 +1,12 @@
-import { Controller, Inject } from '@nestjs/common';
+import { Inject } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { AggregatorReady, Envelope, LearnerTask, Topics, subscriptionFor } from '@flops/contracts';
-import { Message } from '@flops/messaging';
+import { Message, MqttHandlers } from '@flops/messaging';
 import { TaskRunner } from '../tasks/task-runner';
 
 export const PROJECT_ID = Symbol('project-id');
 
-@Controller()
+@MqttHandlers()
 export class AggregatorEventsHandler {
   constructor(
     private readonly runner: TaskRunner,

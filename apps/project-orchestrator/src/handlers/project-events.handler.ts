@@ -1,4 +1,3 @@
-import { Controller } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import {
   BuildFailed,
@@ -14,11 +13,11 @@ import {
   TrainingStarted,
   subscriptionFor,
 } from '@flops/contracts';
-import { Message } from '@flops/messaging';
+import { Message, MqttHandlers } from '@flops/messaging';
 import { ProjectLifecycleService } from '../lifecycle/project-lifecycle.service';
 
 /** MQTT → lifecycle events. Thin on purpose: every decision is in ProjectLifecycleService. */
-@Controller()
+@MqttHandlers()
 export class ProjectEventsHandler {
   constructor(private readonly lifecycle: ProjectLifecycleService) {}
 
