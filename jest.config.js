@@ -28,6 +28,7 @@ const base = {
   transform,
   moduleNameMapper,
   modulePathIgnorePatterns: ['<rootDir>/.flops/', '<rootDir>/dist/'],
+  setupFiles: ['reflect-metadata'],
 };
 
 module.exports = {

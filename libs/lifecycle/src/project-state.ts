@@ -22,14 +22,13 @@ export function isTerminal(state: ProjectState): boolean {
 }
 
 /** The pipeline stage a failure is attributed to, shown to users as "failed at stage X". */
-export type ProjectStage = 'submission' | 'image' | 'build' | 'deployment' | 'training' | 'finalization';
+export type ProjectStage = 'submission' | 'build' | 'deployment' | 'training' | 'finalization';
 
 export function stageOf(state: ProjectState): ProjectStage {
   switch (state) {
     case ProjectState.SUBMITTED:
       return 'submission';
-    case ProjectState.IMAGE_CHECK:
-      return 'image';
+    case ProjectState.IMAGE_CHECK: // looking the image up is the first half of the build stage
     case ProjectState.BUILDING:
       return 'build';
     case ProjectState.DEPLOYING:

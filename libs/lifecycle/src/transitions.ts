@@ -50,6 +50,14 @@ const PROGRESS: Record<
   finalized: { from: [S.FINALIZING], to: S.COMPLETED },
 };
 
+/**
+ * Progress events that arrive after the project moved past them but still carry data worth
+ * keeping: a round's metrics may be overtaken by the end of training.
+ */
+const RECORD_ONLY: Partial<Record<keyof typeof PROGRESS, readonly ProjectState[]>> = {
+  'round.completed': [S.FINALIZING],
+};
+
 /** Failure events and the states in which they still mean something. */
 const FAILURES: Record<
   'build.failed' | 'deployment.failed' | 'training.failed' | 'component.failed' | 'finalization.failed',
@@ -75,6 +83,7 @@ export function decide(state: ProjectState, event: LifecycleEvent): TransitionDe
     case 'training.completed':
     case 'finalized': {
       const rule = PROGRESS[event.kind];
+      if (RECORD_ONLY[event.kind]?.includes(state)) return { outcome: 'stay' };
       if (!rule.from.includes(state)) return { outcome: 'ignore', why: `${event.kind} does not apply in ${state}` };
       return state === rule.to ? { outcome: 'stay' } : { outcome: 'transition', to: rule.to };
     }

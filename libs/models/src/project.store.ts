@@ -61,14 +61,19 @@ export class ProjectStore {
     return this.model.find({ state: { $in: NON_TERMINAL } }).lean<ProjectRecord[]>().exec();
   }
 
+  /** Projects still SUBMITTED after `before`: their submission message may have been lost. */
+  async waitingSince(before: Date): Promise<ProjectRecord[]> {
+    return this.model.find({ state: ProjectState.SUBMITTED, createdAt: { $lt: before } }).lean<ProjectRecord[]>().exec();
+  }
+
   async overdue(now: Date): Promise<ProjectRecord[]> {
     return this.model.find({ state: { $in: NON_TERMINAL }, deadlineAt: { $lt: now } }).lean<ProjectRecord[]>().exec();
   }
 
   /** Ended projects whose components may still be running (the orchestrator died while cleaning up). */
-  async endedNotCleanedUp(): Promise<ProjectRecord[]> {
+  async endedNotCleanedUp(endedBefore: Date): Promise<ProjectRecord[]> {
     return this.model
-      .find({ state: { $in: [...TERMINAL_STATES] }, cleanedUpAt: { $exists: false } })
+      .find({ state: { $in: [...TERMINAL_STATES] }, cleanedUpAt: { $exists: false }, updatedAt: { $lt: endedBefore } })
       .lean<ProjectRecord[]>()
       .exec();
   }

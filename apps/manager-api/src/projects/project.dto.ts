@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsDefined,
   IsIn,
   IsInt,
   IsOptional,
@@ -105,11 +106,13 @@ export class CreateProjectDto {
   name?: string;
 
   @ApiProperty({ type: RepoDto })
+  @IsDefined()
   @ValidateNested()
   @Type(() => RepoDto)
   repo!: RepoDto;
 
   @ApiProperty({ type: TrainingDto })
+  @IsDefined()
   @ValidateNested()
   @Type(() => TrainingDto)
   training!: TrainingDto;

@@ -24,7 +24,21 @@ export class ProjectLifecycleService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async handle(projectId: string, event: ProjectEvent): Promise<ProjectRecord | null> {
+  /** Events of one project are applied one at a time, in arrival order (the broker's order). */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  handle(projectId: string, event: ProjectEvent): Promise<ProjectRecord | null> {
+    const previous = this.queues.get(projectId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.apply(projectId, event));
+    this.queues.set(projectId, next);
+    void next.finally(() => {
+      if (this.queues.get(projectId) === next) this.queues.delete(projectId);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  /** Read, decide, write; other orchestrator processes are kept out by the version guard. */
+  private async apply(projectId: string, event: ProjectEvent): Promise<ProjectRecord | null> {
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       const project = await this.store.get(projectId);
       if (!project) {
@@ -62,16 +76,24 @@ export class ProjectLifecycleService {
     throw new Error(`project ${projectId}: gave up after ${MAX_CONFLICT_RETRIES} conflicting updates`);
   }
 
-  /** Run the effect of the state a project is in (after a transition, or again after a restart). */
-  async enter(project: ProjectRecord): Promise<void> {
+  /** Run the effect of the state a project is in again (after a restart). */
+  resume(project: ProjectRecord): Promise<void> {
+    const previous = this.queues.get(project._id) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.enter(project));
+    this.queues.set(project._id, next);
+    return next;
+  }
+
+  /** Run the effect of the state a project just entered; follow-ups are applied in the same turn. */
+  private async enter(project: ProjectRecord): Promise<void> {
     try {
       const followUp = await this.effects.onEnter(project);
-      if (followUp) await this.handle(project._id, followUp);
+      if (followUp) await this.apply(project._id, followUp);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.error(`${project._id}: effect of ${project.state} failed: ${reason}`);
       const failure = this.failureEventFor(project.state, reason);
-      if (failure) await this.handle(project._id, failure);
+      if (failure) await this.apply(project._id, failure);
     }
   }
 

@@ -4,6 +4,11 @@ import { ComponentExit, DeploymentDriver } from '../deployment/deployment-driver
 import { ProjectLifecycleService } from './project-lifecycle.service';
 import { StateEffects } from './state-effects';
 
+/** A submission message normally arrives within milliseconds; after this the sweeper starts the project itself. */
+const SUBMISSION_GRACE_MS = 3000;
+/** A project that just ended is being cleaned up by its own transition; the sweeper only finishes stalled clean-ups. */
+const CLEAN_UP_GRACE_MS = 10_000;
+
 /**
  * Keeps projects moving when messages alone cannot: resumes every unfinished project at boot,
  * fails projects whose state deadline passed, finishes interrupted clean-ups, and turns a crashed
@@ -28,7 +33,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     await this.driver.resume();
     const unfinished = await this.store.unfinished();
     if (unfinished.length) this.logger.log(`resuming ${unfinished.length} unfinished project(s)`);
-    for (const project of unfinished) await this.lifecycle.enter(project);
+    for (const project of unfinished) await this.lifecycle.resume(project);
     await this.sweep();
     this.timer = setInterval(() => void this.sweep(), this.sweepIntervalMs);
   }
@@ -42,10 +47,13 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     if (this.sweeping) return;
     this.sweeping = true;
     try {
+      for (const project of await this.store.waitingSince(new Date(now.getTime() - SUBMISSION_GRACE_MS))) {
+        await this.lifecycle.handle(project._id, { kind: 'start' });
+      }
       for (const project of await this.store.overdue(now)) {
         await this.lifecycle.handle(project._id, { kind: 'deadline.passed', state: project.state });
       }
-      for (const project of await this.store.endedNotCleanedUp()) {
+      for (const project of await this.store.endedNotCleanedUp(new Date(now.getTime() - CLEAN_UP_GRACE_MS))) {
         await this.effects.cleanUp(project);
       }
     } catch (error) {

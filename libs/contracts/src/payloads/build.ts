@@ -1,4 +1,4 @@
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsBoolean, IsDefined, IsIn, IsInt, IsOptional, IsString, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
 
 /** orchestrator → builder-agent: make sure a learner image for this repo exists. */
@@ -31,7 +31,7 @@ export class BuildSucceeded {
   @Matches(/^sha256:[a-f0-9]{64}$/) digest!: string;
   @IsString() @MinLength(1) sourceRevision!: string;
   @IsBoolean() cacheHit!: boolean;
-  @ValidateNested() @Type(() => BuildDurations) durations!: BuildDurations;
+  @IsDefined() @ValidateNested() @Type(() => BuildDurations) durations!: BuildDurations;
 }
 
 export const BUILD_PHASES = ['fetch', 'contract', 'build', 'push'] as const;

@@ -1,4 +1,4 @@
-import { ArrayMaxSize, IsArray, IsInt, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsDefined, IsInt, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
 import { IsMetrics } from '../validators';
 
@@ -33,7 +33,7 @@ export class StoredModel {
 export class TrainingCompleted {
   @IsInt() @Min(1) rounds!: number;
   @IsMetrics() finalMetrics!: Record<string, number>;
-  @ValidateNested() @Type(() => StoredModel) model!: StoredModel;
+  @IsDefined() @ValidateNested() @Type(() => StoredModel) model!: StoredModel;
 }
 
 /** aggregator → orchestrator: training cannot go on. */

@@ -1,0 +1,234 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Connection } from 'mongoose';
+import { Topics, topicFor } from '@flops/contracts';
+import { MqttBus } from '@flops/messaging';
+import { DeploymentRecord, connectDatabase, deploymentModel } from '@flops/models';
+import { RegistryClient, parseImageReference, pullArtifact } from '@flops/oci-registry';
+import { decodeTensors } from '@flops/tensor-codec';
+import { ApiClient, PlatformUnderTest, exampleRepoCopy, infraEnv } from '@flops/testing';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { runCentralised } = require('../examples/digits-tfjs/centralised.js') as {
+  runCentralised(o: { epochs: number; seed: number }): Promise<{ accuracy: number }>;
+};
+
+jest.setTimeout(180_000);
+
+const ROUNDS = 5;
+const EPOCHS = 2;
+const training = (overrides: Record<string, unknown> = {}) => ({
+  rounds: ROUNDS,
+  learners: 3,
+  hyperparameters: { epochs: EPOCHS },
+  roundTimeoutSeconds: 30,
+  seed: 42,
+  ...overrides,
+});
+
+/**
+ * The whole platform as separate processes on the real Mosquitto, registry and database:
+ * what a user gets from `npm run demo`, exercised through the REST API.
+ */
+describe('a FLOps project, end to end', () => {
+  const platform = new PlatformUnderTest();
+  const repo = exampleRepoCopy({ git: true });
+  let api: ApiClient;
+  let db: Connection;
+
+  beforeAll(async () => {
+    await platform.start('project-orchestrator', 'builder-agent', 'manager-api');
+    api = new ApiClient(platform.apiUrl);
+    db = await connectDatabase(infraEnv().MONGO_URL, platform.dbName);
+  });
+
+  afterAll(async () => {
+    await platform.stop();
+    await db?.close();
+    repo.remove();
+  });
+
+  afterEach(() => {
+    const state = expect.getState();
+    if (state.assertionCalls !== state.numPassingAsserts) {
+      for (const svc of ['project-orchestrator', 'builder-agent', 'manager-api']) {
+        // eslint-disable-next-line no-console
+        console.log(`---- ${svc} log (tail)\n${platform.log(svc).split('\n').slice(-40).join('\n')}`);
+      }
+    }
+  });
+
+  /** Every component a project started has ended, and the driver recorded it. */
+  async function expectNothingRunning(projectId: string): Promise<void> {
+    const deployments = await deploymentModel(db).find({ projectId }).lean<DeploymentRecord[]>().exec();
+    for (const d of deployments) {
+      expect(d.status).not.toBe('running');
+      expect(processAlive(d.handle.pid)).toBe(false);
+    }
+  }
+
+  let first: { id: string; accuracy: number; digest: string };
+
+  it('builds the learner image, trains for every round and ends COMPLETED with near-centralised accuracy', async () => {
+    const submitted = await api.submit({ repo: { url: repo.dir, ref: 'main' }, training: training() });
+    expect(submitted.state).toBe('SUBMITTED');
+
+    const project = await api.waitForEnd(submitted.id, 120_000);
+    expect(project.failure).toBeUndefined();
+    expect(project.state).toBe('COMPLETED');
+    expect(project.history.map((h) => h.to)).toEqual([
+      'SUBMITTED', 'IMAGE_CHECK', 'BUILDING', 'DEPLOYING', 'TRAINING', 'FINALIZING', 'COMPLETED',
+    ]);
+    expect(project.image).toMatchObject({ cacheHit: false });
+    expect(project.image!.sourceRevision).toMatch(/^[0-9a-f]{40}$/); // the git commit
+    expect(project.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4, 5]);
+
+    // Federated training must come close to training on all the data at once.
+    const federated = project.finalMetrics!.accuracy;
+    const centralised = (await runCentralised({ epochs: ROUNDS * EPOCHS, seed: 42 })).accuracy;
+    expect(federated).toBeGreaterThanOrEqual(0.9);
+    expect(federated).toBeGreaterThanOrEqual(centralised - 0.05);
+    expect(project.rounds[ROUNDS - 1].evalMetrics.accuracy).toBe(federated);
+
+    // The trained model is where the project points: a digest-pinned artifact in the registry.
+    const ref = parseImageReference(project.model!.reference);
+    const registry = new RegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
+    const artifact = await pullArtifact(registry, ref.repository, ref.digest!);
+    expect(artifact.digest).toBe(project.model!.digest);
+    const { tensors } = decodeTensors(artifact.blobs[0]);
+    expect(tensors.map((t) => t.name)).toEqual(['hidden/0', 'hidden/1', 'output/0', 'output/1']);
+
+    await expectNothingRunning(project.id);
+    first = { id: project.id, accuracy: federated, digest: project.image!.digest };
+  });
+
+  it('skips the build when the same repo is submitted again (registry cache hit)', async () => {
+    expect(first).toBeDefined();
+    const submitted = await api.submit({ repo: { url: repo.dir, ref: 'main' }, training: training({ rounds: 1 }) });
+    const project = await api.waitForEnd(submitted.id, 90_000);
+    expect(project.state).toBe('COMPLETED');
+    expect(project.image).toMatchObject({ cacheHit: true, digest: first.digest });
+    expect(project.history.map((h) => h.to)).not.toContain('BUILDING');
+  });
+
+  it('finishes a project even when the orchestrator is killed in the middle of training', async () => {
+    const submitted = await api.submit({ repo: { url: repo.dir }, training: training({ rounds: 40, learners: 2, hyperparameters: { epochs: 1 } }) });
+    await api.waitFor(submitted.id, (p) => p.state === 'TRAINING' && p.rounds.length >= 2, 90_000);
+
+    await platform.kill('project-orchestrator');
+    await sleep(1500); // training goes on without it; its events wait at the broker
+    await platform.start('project-orchestrator');
+
+    const project = await api.waitForEnd(submitted.id, 120_000);
+    expect(project.state).toBe('COMPLETED');
+    expect(project.rounds.map((r) => r.round)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    await expectNothingRunning(project.id);
+  });
+
+  it('fails at the build stage with a readable reason when the repo breaks the contract, leaving nothing running', async () => {
+    const broken = exampleRepoCopy({ change: (dir) => rmSync(join(dir, 'flops.json')) });
+    const badEntry = exampleRepoCopy({
+      change: (dir) => writeFileSync(join(dir, 'flops.json'), JSON.stringify({ contract: 'flops/v1', name: 'x', runtime: 'tfjs-4', entry: 'missing.js' })),
+    });
+    try {
+      for (const [dir, reason] of [
+        [broken.dir, /flops\.json is missing/],
+        [badEntry.dir, /entry missing\.js .* is not a file/],
+      ] as const) {
+        const submitted = await api.submit({ repo: { url: dir }, training: training() });
+        const project = await api.waitForEnd(submitted.id, 60_000);
+        expect(project.state).toBe('FAILED');
+        expect(project.failure!.stage).toBe('build');
+        expect(project.failure!.reason).toMatch(reason);
+        expect(project.history.map((h) => h.to)).not.toContain('DEPLOYING');
+        expect(await deploymentModel(db).countDocuments({ projectId: project.id })).toBe(0);
+      }
+    } finally {
+      broken.remove();
+      badEntry.remove();
+    }
+  });
+
+  it('answers 400 with the offending fields to invalid input and stores nothing; 404 for unknown ids', async () => {
+    const before = (await api.request('GET', '/api/projects?limit=500')).json.total as number;
+    const cases: [unknown, RegExp][] = [
+      [{ training: training() }, /repo/],
+      [{ repo: { url: repo.dir }, training: training({ rounds: 0 }) }, /training\.rounds/],
+      [{ repo: { url: repo.dir }, training: training({ learners: 'three' }) }, /training\.learners/],
+      [{ repo: { url: repo.dir }, training: training({ learners: 2, minLearnersPerRound: 3 }) }, /minLearnersPerRound/],
+      [{ repo: { url: repo.dir }, training: training({ strategy: 'magic' }) }, /training\.strategy/],
+      [{ repo: { url: repo.dir }, training: training({ hyperparameters: { epochs: [1] } }) }, /hyperparameters/],
+      [{ repo: { url: repo.dir }, training: training(), surprise: true }, /surprise/],
+      ['{"repo": ', /JSON|Unexpected|Bad/i],
+    ];
+    for (const [body, field] of cases) {
+      const { status, json } = await api.request('POST', '/api/projects', body);
+      expect({ body, status }).toEqual({ body, status: 400 });
+      expect(JSON.stringify(json.message)).toMatch(field);
+    }
+    expect((await api.request('GET', '/api/projects?limit=500')).json.total).toBe(before);
+    expect((await api.request('GET', '/api/projects/p0000000000000000')).status).toBe(404);
+    expect((await api.request('POST', '/api/projects/p0000000000000000/cancel', {})).status).toBe(404);
+    expect((await api.request('GET', '/api/projects?state=NOPE')).status).toBe(400);
+  });
+
+  it('survives garbage on every MQTT topic it listens to', async () => {
+    const bus = await MqttBus.connect({ url: infraEnv().FLOPS_MQTT_URL, clientId: `${platform.runId}-garbage` });
+    try {
+      const victim = first.id; // a real project, so handlers that look projects up are reached
+      const garbage = [Buffer.from([0xff, 0x00, 0xfe]), '{"schema":"flops/v1"', '[]', '{}', JSON.stringify({ schema: 'flops/v1', messageId: 'x', sentAt: 'now', projectId: victim, payload: { round: -1 } })];
+      for (const def of Object.values(Topics)) {
+        for (const payload of garbage) await bus.publishRaw(topicFor(def, victim), payload);
+      }
+      await sleep(1500);
+      for (const svc of ['project-orchestrator', 'builder-agent', 'manager-api'] as const) {
+        expect(platform.isRunning(svc)).toBe(true);
+        expect(await platform.healthy(svc)).toBe(true);
+      }
+      const unchanged = await api.get(victim);
+      expect(unchanged.state).toBe('COMPLETED');
+      expect(unchanged.finalMetrics!.accuracy).toBe(first.accuracy);
+      expect(platform.log('project-orchestrator')).toMatch(/dropped invalid message/);
+    } finally {
+      await bus.close();
+    }
+    // And it still works afterwards.
+    const after = await api.waitForEnd((await api.submit({ repo: { url: repo.dir }, training: training({ rounds: 1, learners: 2 }) })).id, 90_000);
+    expect(after.state).toBe('COMPLETED');
+  });
+
+  it('cancels a running project and stops everything it started', async () => {
+    const submitted = await api.submit({ repo: { url: repo.dir }, training: training({ rounds: 200, learners: 2, hyperparameters: { epochs: 1 } }) });
+    await api.waitFor(submitted.id, (p) => p.state === 'TRAINING' && p.rounds.length >= 1, 90_000);
+    const { status } = await api.request('POST', `/api/projects/${submitted.id}/cancel`, { reason: 'enough' });
+    expect(status).toBe(202);
+    const project = await api.waitForEnd(submitted.id, 30_000);
+    expect(project.state).toBe('CANCELLED');
+    expect(project.history.at(-1)).toMatchObject({ to: 'CANCELLED', reason: 'enough' });
+    await api.waitFor(submitted.id, () => true); // let the clean-up land
+    await waitUntil(async () => (await deploymentModel(db).countDocuments({ projectId: project.id, status: 'running' })) === 0);
+    await expectNothingRunning(project.id);
+    expect((await api.request('POST', `/api/projects/${submitted.id}/cancel`, {})).status).toBe(409);
+  });
+});
+
+function processAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    const state = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    return state !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  throw new Error('condition not met in time');
+}

@@ -1,0 +1,59 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The parts of a project the tests look at (the manager API's ProjectView). */
+export interface ProjectJson {
+  id: string;
+  state: string;
+  version: number;
+  image?: { reference: string; digest: string; cacheHit: boolean; sourceRevision: string };
+  rounds: { round: number; evalMetrics: Record<string, number>; trainMetrics: Record<string, number> }[];
+  finalMetrics?: Record<string, number>;
+  model?: { reference: string; digest: string; sizeBytes: number };
+  failure?: { stage: string; reason: string };
+  history: { from: string | null; to: string; event: string; reason?: string }[];
+}
+
+export const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+/** A small client of manager-api, used the way a user would use it. */
+export class ApiClient {
+  constructor(private readonly baseUrl: string) {}
+
+  async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, json: text ? JSON.parse(text) : undefined };
+  }
+
+  async submit(body: unknown): Promise<ProjectJson> {
+    const { status, json } = await this.request('POST', '/api/projects', body);
+    if (status !== 201) throw new Error(`submit answered ${status}: ${JSON.stringify(json)}`);
+    return json as ProjectJson;
+  }
+
+  async get(id: string): Promise<ProjectJson> {
+    const { status, json } = await this.request('GET', `/api/projects/${id}`);
+    if (status !== 200) throw new Error(`GET ${id} answered ${status}`);
+    return json as ProjectJson;
+  }
+
+  /** Polls until `done(project)` holds; throws with the last state seen on timeout. */
+  async waitFor(id: string, done: (p: ProjectJson) => boolean, timeoutMs = 60_000): Promise<ProjectJson> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ProjectJson | undefined;
+    while (Date.now() < deadline) {
+      last = await this.get(id);
+      if (done(last)) return last;
+      await sleep(100);
+    }
+    throw new Error(`project ${id} timed out in ${last?.state}: ${JSON.stringify(last?.history)} ${JSON.stringify(last?.failure)}`);
+  }
+
+  waitForEnd(id: string, timeoutMs?: number): Promise<ProjectJson> {
+    return this.waitFor(id, (p) => TERMINAL.includes(p.state), timeoutMs);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './platform';
+export * from './api-client';
+export * from './example-repo';
