@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, starts the real infrastructure (Mosquitto,
+# registry, FerretDB) and runs the type check, unit, integration and end-to-end tests.
+# Ends with one line "N passed, N failed".
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export TZ=UTC NO_COLOR=1
+
+bash tools/install-deps.sh
+bash tools/infra.sh up
+# shellcheck disable=SC1091
+. .flops/infra/env
+
+echo "== type check"
+npx tsc -p tsconfig.json --noEmit
+
+results=.flops/test-results
+rm -rf "$results" && mkdir -p "$results"
+status=0
+echo "== unit tests"
+npx jest --selectProjects unit --json --outputFile="$results/unit.json" || status=1
+echo "== integration and end-to-end tests (real broker, registry, database; one at a time)"
+npx jest --selectProjects integration e2e --runInBand --forceExit --json --outputFile="$results/services.json" || status=1
+
+node -e '
+  const fs = require("fs");
+  let passed = 0, failed = 0;
+  for (const f of fs.readdirSync(process.argv[1])) {
+    const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + f, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  if (passed === 0) process.exit(1);
+' "$results" || status=1
+exit $status
