@@ -1,0 +1,18 @@
+import 'reflect-metadata';
+import { loadConfig, logLevelsFrom } from '@flops/config';
+import { bootstrapService, runService } from '@flops/service-kit';
+import { AppModule } from './app.module';
+import { UiGatewayConfig } from './config';
+
+runService(async () => {
+  const config = loadConfig(UiGatewayConfig);
+  await bootstrapService({
+    name: 'ui-gateway',
+    module: AppModule,
+    logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
+    httpPort: config.FLOPS_UI_PORT,
+    httpHost: config.FLOPS_UI_HOST,
+    // A clean session: the gateway shows live events; what happens while it is down is not queued.
+    mqtt: { url: config.FLOPS_MQTT_URL, clientId: config.FLOPS_UI_CLIENT_ID, persistentSession: false },
+  });
+});
