@@ -100,6 +100,9 @@ describe('a FLOps project, end to end', () => {
     expect(tensors.map((t) => t.name)).toEqual(['hidden/0', 'hidden/1', 'output/0', 'output/1']);
 
     await expectNothingRunning(project.id);
+    const components = (await api.get(project.id)).components!;
+    expect(components.map((c) => c.component).sort()).toEqual(['aggregator', 'learner-0', 'learner-1', 'learner-2']);
+    expect(components.every((c) => c.status !== 'running' && !!c.logFile)).toBe(true);
     first = { id: project.id, accuracy: federated, digest: project.image!.digest };
   });
 

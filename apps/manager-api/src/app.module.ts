@@ -3,7 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { Connection } from 'mongoose';
 import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
-import { ProjectStore, connectDatabase } from '@flops/models';
+import { DeploymentStore, ProjectStore, connectDatabase } from '@flops/models';
 import { HealthController } from '@flops/service-kit';
 import { ManagerConfig } from './config';
 import { ProjectErrorsFilter } from './projects/project-errors.filter';
@@ -18,6 +18,7 @@ const DB = Symbol('db');
     { provide: ManagerConfig, useFactory: () => loadConfig(ManagerConfig) },
     { provide: DB, inject: [ManagerConfig], useFactory: (c: ManagerConfig) => connectDatabase(c.MONGO_URL, c.FLOPS_DB_NAME) },
     { provide: ProjectStore, inject: [DB], useFactory: (db: Connection) => new ProjectStore(db) },
+    { provide: DeploymentStore, inject: [DB], useFactory: (db: Connection) => new DeploymentStore(db) },
     {
       provide: MqttBus,
       inject: [ManagerConfig],

@@ -49,3 +49,17 @@ export function deploymentModel(connection: Connection): DeploymentModel {
     connection.model<DeploymentRecord>('Deployment', deploymentSchema, 'deployments')
   );
 }
+
+/** Read access to what drivers deployed, for the API. */
+export class DeploymentStore {
+  private readonly model: DeploymentModel;
+
+  constructor(connection: Connection) {
+    this.model = deploymentModel(connection);
+  }
+
+  /** What was deployed for a project, oldest first. */
+  async forProject(projectId: string): Promise<DeploymentRecord[]> {
+    return this.model.find({ projectId }).sort({ startedAt: 1, _id: 1 }).lean<DeploymentRecord[]>().exec();
+  }
+}

@@ -108,7 +108,8 @@ const projectSchema = new Schema<ProjectRecord>(
             durationMs: Number,
             at: Date,
           },
-          { _id: false },
+          // minimize: false keeps empty metric maps (`{}`) instead of dropping the fields.
+          { _id: false, minimize: false },
         ),
       ],
       default: [],

@@ -11,6 +11,8 @@ export interface ProjectJson {
   model?: { reference: string; digest: string; sizeBytes: number };
   failure?: { stage: string; reason: string };
   history: { from: string | null; to: string; event: string; reason?: string }[];
+  /** Only on GET /api/projects/:id. */
+  components?: { component: string; status: string; logFile?: string; exitCode?: number | null }[];
 }
 
 export const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED'];

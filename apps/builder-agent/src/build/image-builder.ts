@@ -35,60 +35,56 @@ export class ImageBuilder {
   ) {}
 
   async build(request: BuildRequested, reporter: BuildReporter): Promise<BuildSucceeded> {
-    const t0 = Date.now();
-    const source = await resolveSource(request.repoUrl, request.ref, this.settings.gitTimeoutMs).catch(asFetchError);
+    const timer = new PhaseTimer();
     await mkdir(this.settings.workDir, { recursive: true });
+    const source = await timer.time('fetchMs', () => resolveSource(request.repoUrl, request.ref, this.settings.gitTimeoutMs).catch(asFetchError));
 
     if (source.kind === 'git') {
-      // Known commit: the registry can answer before anything is cloned.
-      const fetchMs = Date.now() - t0;
+      // The commit is known before cloning, so a cache hit costs one registry lookup.
       const tag = imageTag(source.commit!);
-      const t1 = Date.now();
-      const cached = await this.cached(request.imageRepository, tag, source.commit!, fetchMs, t1);
-      if (cached) return cached;
-      return this.once(`${request.imageRepository}:${tag}`, async () => {
-        const dir = await checkout(source, this.settings.workDir, this.settings.gitTimeoutMs).catch(asFetchError);
-        try {
-          const fetched = Date.now();
-          await checkRepoContract(dir);
-          const layer = await this.pack(dir);
-          return await this.push(request, tag, source, layer, reporter, { fetchMs: fetched - t1 + fetchMs, checkMs: 0, t: fetched });
-        } finally {
-          await rm(dir, { recursive: true, force: true });
-        }
-      });
+      const cached = await timer.time('checkMs', () => this.cached(request.imageRepository, tag));
+      if (cached) return this.succeeded(request.imageRepository, tag, cached, source.commit!, true, timer);
+      return this.once(`${request.imageRepository}:${tag}`, () =>
+        this.inCheckout(source, timer, async (dir) => {
+          const layer = await timer.time('buildMs', () => this.checkAndPack(dir));
+          return this.push(request, tag, source.url, source.commit!, layer, reporter, timer);
+        }),
+      );
     }
 
-    // A plain directory has no commit: its content digest is the revision.
-    const dir = await checkout(source, this.settings.workDir, this.settings.gitTimeoutMs).catch(asFetchError);
-    try {
-      const fetchMs = Date.now() - t0;
-      await checkRepoContract(dir);
-      const layer = await this.pack(dir);
+    // A plain directory has no commit: the digest of its packed content is the revision.
+    return this.inCheckout(source, timer, async (dir) => {
+      const layer = await timer.time('buildMs', () => this.checkAndPack(dir));
       const revision = `content-${layer.diffId.replace('sha256:', '').slice(0, 40)}`;
       const tag = imageTag(revision);
-      const t1 = Date.now();
-      const cached = await this.cached(request.imageRepository, tag, revision, fetchMs, t1);
-      if (cached) return cached;
-      return await this.once(`${request.imageRepository}:${tag}`, () =>
-        this.push(request, tag, { ...source, commit: revision }, layer, reporter, { fetchMs, checkMs: Date.now() - t1, t: Date.now() }),
-      );
+      const cached = await timer.time('checkMs', () => this.cached(request.imageRepository, tag));
+      if (cached) return this.succeeded(request.imageRepository, tag, cached, revision, true, timer);
+      return this.once(`${request.imageRepository}:${tag}`, () => this.push(request, tag, source.url, revision, layer, reporter, timer));
+    });
+  }
+
+  private async inCheckout<T>(source: ResolvedSource, timer: PhaseTimer, work: (dir: string) => Promise<T>): Promise<T> {
+    const dir = await timer.time('fetchMs', () => checkout(source, this.settings.workDir, this.settings.gitTimeoutMs).catch(asFetchError));
+    try {
+      return await work(dir);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
 
-  private async cached(repo: string, tag: string, revision: string, fetchMs: number, t1: number): Promise<BuildSucceeded | null> {
+  private async checkAndPack(dir: string): Promise<Layer> {
+    await checkRepoContract(dir);
+    return this.pack(dir);
+  }
+
+  private async cached(repo: string, tag: string): Promise<string | null> {
     const digest = await this.registry.resolveTag(repo, tag).catch(asPushError);
-    if (!digest) return null;
-    this.logger.log(`cache hit: ${repo}:${tag}`);
-    return {
-      image: this.reference(repo, tag),
-      digest,
-      sourceRevision: revision,
-      cacheHit: true,
-      durations: { fetchMs, checkMs: Date.now() - t1, buildMs: 0, pushMs: 0 },
-    };
+    if (digest) this.logger.log(`cache hit: ${repo}:${tag}`);
+    return digest;
+  }
+
+  private succeeded(repo: string, tag: string, digest: string, revision: string, cacheHit: boolean, timer: PhaseTimer): BuildSucceeded {
+    return { image: this.reference(repo, tag), digest, sourceRevision: revision, cacheHit, durations: timer.durations() };
   }
 
   private async once(key: string, work: () => Promise<BuildSucceeded>): Promise<BuildSucceeded> {
@@ -112,14 +108,13 @@ export class ImageBuilder {
   private async push(
     request: BuildRequested,
     tag: string,
-    source: ResolvedSource,
+    sourceUrl: string,
+    revision: string,
     layer: Layer,
     reporter: BuildReporter,
-    timing: { fetchMs: number; checkMs: number; t: number },
+    timer: PhaseTimer,
   ): Promise<BuildSucceeded> {
-    const image = this.reference(request.imageRepository, tag);
-    await reporter.started(image, source.commit!);
-    const buildStart = timing.t;
+    await reporter.started(this.reference(request.imageRepository, tag), revision);
     const config = {
       architecture: 'amd64',
       os: 'linux',
@@ -127,28 +122,40 @@ export class ImageBuilder {
         Env: [`FLOPS_LEARNER_RUNTIME=${LEARNER_RUNTIME_VERSION}`, 'FLOPS_CODE_DIR=/flops/code'],
         WorkingDir: '/flops/code',
         Labels: {
-          'org.opencontainers.image.source': source.url,
-          'org.opencontainers.image.revision': source.commit!,
+          'org.opencontainers.image.source': sourceUrl,
+          'org.opencontainers.image.revision': revision,
           'dev.flops.contract': ML_REPO_CONTRACT,
           'dev.flops.runtime': LEARNER_RUNTIME_VERSION,
         },
       },
     };
-    const pushStart = Date.now();
-    const result = await pushImage(this.registry, request.imageRepository, tag, { config, layers: [layer] }).catch(asPushError);
-    const pushMs = Date.now() - pushStart;
-    this.logger.log(`pushed ${image} (${result.digest}, uploaded ${result.uploaded.length} blob(s))`);
-    return {
-      image,
-      digest: result.digest,
-      sourceRevision: source.commit!,
-      cacheHit: false,
-      durations: { fetchMs: timing.fetchMs, checkMs: timing.checkMs, buildMs: pushStart - buildStart, pushMs },
-    };
+    const result = await timer.time('pushMs', () =>
+      pushImage(this.registry, request.imageRepository, tag, { config, layers: [layer] }).catch(asPushError),
+    );
+    this.logger.log(`pushed ${request.imageRepository}:${tag} (${result.digest}, uploaded ${result.uploaded.length} blob(s))`);
+    return this.succeeded(request.imageRepository, tag, result.digest, revision, false, timer);
   }
 
   private reference(repo: string, tag: string): string {
     return formatImageReference({ registry: new URL(this.registry.url).host, repository: repo, tag });
+  }
+}
+
+/** Wall-clock time per build phase, for the build report. */
+class PhaseTimer {
+  private readonly spent = { fetchMs: 0, checkMs: 0, buildMs: 0, pushMs: 0 };
+
+  async time<T>(phase: keyof PhaseTimer['spent'], work: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    try {
+      return await work();
+    } finally {
+      this.spent[phase] += Date.now() - started;
+    }
+  }
+
+  durations(): BuildSucceeded['durations'] {
+    return { ...this.spent };
   }
 }
 

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ProjectState } from '@flops/lifecycle';
-import type { FailureRecord, HistoryEntry, ImageRecord, ModelRecord, ProjectRecord, RoundRecord } from '@flops/models';
+import type { DeploymentRecord, FailureRecord, HistoryEntry, ImageRecord, ModelRecord, ProjectRecord, RoundRecord } from '@flops/models';
 import type { MlRepoLocation, ResourceHints, TrainingConfig } from '@flops/contracts';
 
 /** A project as the API shows it. */
@@ -23,6 +23,22 @@ export class ProjectView {
   @ApiProperty() updatedAt!: Date;
 }
 
+/** One component deployed for a project (aggregator or learner). */
+export class ComponentView {
+  @ApiProperty({ example: 'learner-0' }) component!: string;
+  @ApiProperty({ enum: ['running', 'stopped', 'exited'] }) status!: string;
+  @ApiProperty({ example: 'local' }) driver!: string;
+  @ApiProperty() image!: string;
+  @ApiPropertyOptional({ description: 'Where the driver keeps its log' }) logFile?: string;
+  @ApiPropertyOptional({ nullable: true }) exitCode?: number | null;
+  @ApiProperty() startedAt!: Date;
+  @ApiPropertyOptional() endedAt?: Date;
+}
+
+export class ProjectDetailView extends ProjectView {
+  @ApiProperty({ type: [ComponentView] }) components!: ComponentView[];
+}
+
 export class ProjectListView {
   @ApiProperty({ type: [ProjectView] }) items!: ProjectView[];
   @ApiProperty() total!: number;
@@ -31,4 +47,9 @@ export class ProjectListView {
 export function toProjectView(record: ProjectRecord): ProjectView {
   const { _id, ...rest } = record;
   return { id: _id, ...rest };
+}
+
+export function toComponentView(record: DeploymentRecord): ComponentView {
+  const { component, status, driver, image, logFile, exitCode, startedAt, endedAt } = record;
+  return { component, status, driver, image, logFile, exitCode, startedAt, endedAt };
 }

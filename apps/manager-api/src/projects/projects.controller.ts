@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { CancelProjectDto, CreateProjectDto, ListProjectsQuery } from './project.dto';
-import { ProjectListView, ProjectView } from './project.view';
+import { ProjectDetailView, ProjectListView, ProjectView } from './project.view';
 import { ProjectsService } from './projects.service';
 
 @ApiTags('projects')
@@ -23,9 +23,9 @@ export class ProjectsController {
   }
 
   @Get(':id')
-  @ApiOkResponse({ type: ProjectView })
+  @ApiOkResponse({ type: ProjectDetailView })
   @ApiNotFoundResponse()
-  get(@Param('id') id: string): Promise<ProjectView> {
+  get(@Param('id') id: string): Promise<ProjectDetailView> {
     return this.projects.get(id);
   }
 

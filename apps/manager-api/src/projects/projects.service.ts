@@ -3,10 +3,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Topics, TrainingConfig } from '@flops/contracts';
 import { ProjectState, isTerminal } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
-import { ProjectStore } from '@flops/models';
+import { DeploymentStore, ProjectStore } from '@flops/models';
 import { CancelProjectDto, CreateProjectDto, ListProjectsQuery } from './project.dto';
 import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError } from './project-errors';
-import { ProjectListView, ProjectView, toProjectView } from './project.view';
+import { ProjectDetailView, ProjectListView, ProjectView, toComponentView, toProjectView } from './project.view';
 
 const DEFAULT_ROUND_TIMEOUT_SECONDS = 300;
 const DEFAULT_SEED = 42;
@@ -16,6 +16,7 @@ const DEFAULT_SEED = 42;
 export class ProjectsService {
   constructor(
     private readonly store: ProjectStore,
+    private readonly deployments: DeploymentStore,
     private readonly bus: MqttBus,
   ) {}
 
@@ -36,10 +37,11 @@ export class ProjectsService {
     return toProjectView(project);
   }
 
-  async get(id: string): Promise<ProjectView> {
-    const project = await this.store.get(id);
+  /** The project with the components deployed for it. */
+  async get(id: string): Promise<ProjectDetailView> {
+    const [project, components] = await Promise.all([this.store.get(id), this.deployments.forProject(id)]);
     if (!project) throw new ProjectNotFoundError(id);
-    return toProjectView(project);
+    return { ...toProjectView(project), components: components.map(toComponentView) };
   }
 
   async list(query: ListProjectsQuery): Promise<ProjectListView> {
