@@ -11,6 +11,7 @@ runService(async () => {
     module: AppModule,
     logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
     httpPort: config.FLOPS_BUILDER_PORT,
+    httpHost: config.FLOPS_HTTP_HOST,
     // A persistent session keeps build requests queued at the broker while the builder restarts.
     mqtt: { url: config.FLOPS_MQTT_URL, clientId: config.FLOPS_BUILDER_CLIENT_ID, persistentSession: true },
   });

@@ -11,6 +11,7 @@ runService(async () => {
     module: AppModule,
     logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
     httpPort: config.FLOPS_ORCHESTRATOR_PORT,
+    httpHost: config.FLOPS_HTTP_HOST,
     mqtt: { url: config.FLOPS_MQTT_URL, clientId: config.FLOPS_ORCHESTRATOR_CLIENT_ID, persistentSession: true },
   });
 });

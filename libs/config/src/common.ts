@@ -19,6 +19,9 @@ export class InfraConfig {
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   FLOPS_REGISTRY_URL = 'http://127.0.0.1:5000';
 
+  /** Address the service's HTTP endpoints (health, API) bind to; 0.0.0.0 inside containers. */
+  @Matches(/^[\w.:-]+$/) FLOPS_HTTP_HOST = '127.0.0.1';
+
   @IsIn(LOG_LEVELS) FLOPS_LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'log';
 }
 
