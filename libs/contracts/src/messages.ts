@@ -42,6 +42,16 @@ function asObject(raw: unknown): unknown {
   return raw;
 }
 
+/** The project's topic, or null with the reason in `problems` when the id cannot be part of a topic. */
+function topicOrProblem(def: TopicDef<object>, projectId: string, problems: string[]): string | null {
+  try {
+    return topicFor(def, projectId);
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+    return null;
+  }
+}
+
 /**
  * Turn what arrived on `topic` into a typed message, or throw InvalidMessageError listing every problem.
  * The envelope's project id must be the one in the topic, so a message cannot act on another project.
@@ -57,7 +67,10 @@ export function parseMessage<P extends object>(def: TopicDef<P>, topic: string, 
   if (msg.correlationId !== undefined && typeof msg.correlationId !== 'string') problems.push('correlationId must be a string');
   const topicProject = projectIdOfTopic(topic);
   if (typeof msg.projectId !== 'string' || msg.projectId !== topicProject) problems.push('projectId must match the topic');
-  else if (topicFor(def, msg.projectId) !== topic) problems.push(`topic does not belong to ${def.template}`);
+  else {
+    const expected = topicOrProblem(def, msg.projectId, problems);
+    if (expected !== null && expected !== topic) problems.push(`topic does not belong to ${def.template}`);
+  }
   const { value, problems: payloadProblems } = validatePayload(def.payload, msg.payload);
   problems.push(...payloadProblems.map((p) => `payload.${p}`));
   if (problems.length || !value) throw new InvalidMessageError(topic, problems);

@@ -25,7 +25,7 @@ describe('isTerminal', () => {
 describe('stageOf', () => {
   it.each([
     [S.SUBMITTED, 'submission'],
-    [S.IMAGE_CHECK, 'image'],
+    [S.IMAGE_CHECK, 'build'], // looking the image up is the first half of the build stage
     [S.BUILDING, 'build'],
     [S.DEPLOYING, 'deployment'],
     [S.TRAINING, 'training'],

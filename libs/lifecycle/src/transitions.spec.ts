@@ -57,11 +57,11 @@ type Cell = '-' | '=' | `F:${string}` | keyof typeof ProjectState;
 const EXPECTED: Record<ProjectState, Cell[]> = {
   //               start          build.started build.succeeded build.failed deployment.failed training.started round.completed training.completed training.failed  component.failed finalized    finalization.failed deadline.passed    cancel
   [S.SUBMITTED]:   ['IMAGE_CHECK', '-',          '-',            '-',         '-',              '-',             '-',            '-',               '-',             '-',             '-',         '-',                'F:submission',    'CANCELLED'],
-  [S.IMAGE_CHECK]: ['-',           'BUILDING',   'DEPLOYING',    'F:image',   '-',              '-',             '-',            '-',               '-',             '-',             '-',         '-',                'F:image',         'CANCELLED'],
+  [S.IMAGE_CHECK]: ['-',           'BUILDING',   'DEPLOYING',    'F:build',   '-',              '-',             '-',            '-',               '-',             '-',             '-',         '-',                'F:build',         'CANCELLED'],
   [S.BUILDING]:    ['-',           '-',          'DEPLOYING',    'F:build',   '-',              '-',             '-',            '-',               '-',             '-',             '-',         '-',                'F:build',         'CANCELLED'],
   [S.DEPLOYING]:   ['-',           '-',          '-',            '-',         'F:deployment',   'TRAINING',      'TRAINING',     'FINALIZING',      'F:deployment',  'F:deployment',  '-',         '-',                'F:deployment',    'CANCELLED'],
   [S.TRAINING]:    ['-',           '-',          '-',            '-',         '-',              '-',             '=',            'FINALIZING',      'F:training',    'F:training',    '-',         '-',                'F:training',      'CANCELLED'],
-  [S.FINALIZING]:  ['-',           '-',          '-',            '-',         '-',              '-',             '-',            '-',               '-',             '-',             'COMPLETED', 'F:finalization',   'F:finalization',  'CANCELLED'],
+  [S.FINALIZING]:  ['-',           '-',          '-',            '-',         '-',              '-',             '=',            '-',               '-',             '-',             'COMPLETED', 'F:finalization',   'F:finalization',  'CANCELLED'],
   [S.COMPLETED]:   ['-',           '-',          '-',            '-',         '-',              '-',             '-',            '-',               '-',             '-',             '-',         '-',                '-',               '-'],
   [S.FAILED]:      ['-',           '-',          '-',            '-',         '-',              '-',             '-',            '-',               '-',             '-',             '-',         '-',                '-',               '-'],
   [S.CANCELLED]:   ['-',           '-',          '-',            '-',         '-',              '-',             '-',            '-',               '-',             '-',             '-',         '-',                '-',               '-'],
@@ -192,6 +192,12 @@ describe('decide: out-of-order events', () => {
     expect(decide(S.TRAINING, { kind: 'training.started' }).outcome).toBe('ignore');
   });
 
+  it('a round.completed overtaken by training.completed is still accepted (stay) in FINALIZING, nowhere later', () => {
+    expect(decide(S.FINALIZING, { kind: 'round.completed', round: 5 })).toEqual({ outcome: 'stay' });
+    expect(decide(S.COMPLETED, { kind: 'round.completed', round: 5 }).outcome).toBe('ignore');
+    expect(decide(S.FAILED, { kind: 'round.completed', round: 5 }).outcome).toBe('ignore');
+  });
+
   it('training.completed while DEPLOYING goes straight to FINALIZING', () => {
     expect(decide(S.DEPLOYING, { kind: 'training.completed' })).toEqual({ outcome: 'transition', to: S.FINALIZING });
   });
@@ -202,7 +208,6 @@ describe('decide: out-of-order events', () => {
     [S.TRAINING, { kind: 'start' }],
     [S.TRAINING, { kind: 'build.failed', reason: 'late' }],
     [S.TRAINING, { kind: 'deployment.failed', reason: 'late' }],
-    [S.FINALIZING, { kind: 'round.completed', round: 7 }],
     [S.FINALIZING, { kind: 'training.failed', reason: 'late' }],
     [S.FINALIZING, { kind: 'component.failed', component: 'learner-0', reason: 'late' }],
     [S.DEPLOYING, { kind: 'build.failed', reason: 'late' }],
@@ -263,7 +268,7 @@ describe('decide: terminal states', () => {
 describe('decide: deadlines', () => {
   const stages: Record<string, string> = {
     [S.SUBMITTED]: 'submission',
-    [S.IMAGE_CHECK]: 'image',
+    [S.IMAGE_CHECK]: 'build', // looking the image up is the first half of the build stage
     [S.BUILDING]: 'build',
     [S.DEPLOYING]: 'deployment',
     [S.TRAINING]: 'training',

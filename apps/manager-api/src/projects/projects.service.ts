@@ -85,6 +85,7 @@ function newProjectId(): string {
 /** `https://host/org/Digits-TFJS.git` → `digits-tfjs`. */
 export function nameFromRepoUrl(url: string): string {
   const last = url.replace(/[\\/]+$/, '').split(/[\\/:]/).pop() ?? '';
-  const slug = last.replace(/\.git$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
+  // Shorten before trimming dashes, so a cut never leaves a trailing dash (invalid in registry paths).
+  const slug = last.replace(/\.git$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 50).replace(/^-+|-+$/g, '');
   return slug || `repo-${createHash('sha256').update(url).digest('hex').slice(0, 8)}`;
 }

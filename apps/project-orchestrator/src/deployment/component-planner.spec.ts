@@ -1,0 +1,186 @@
+import { loadConfig } from '@flops/config';
+import { TrainingConfig } from '@flops/contracts';
+import { ProjectState } from '@flops/lifecycle';
+import { ImageRecord, ProjectRecord } from '@flops/models';
+import { AggregatorConfig, parseTrainingConfig } from '../../../aggregator/src/config';
+import { LearnerConfig } from '../../../learner/src/config';
+import { ComponentPlanner, PlannerSettings } from './component-planner';
+
+function someSettings(overrides: Partial<PlannerSettings> = {}): PlannerSettings {
+  return {
+    mqttUrl: 'mqtt://broker.test:1883',
+    registryUrl: 'http://registry.test:5000',
+    registryNamespace: 'flops',
+    runtimeVersion: '0.1.0',
+    logLevel: 'debug',
+    ...overrides,
+  };
+}
+
+function aTrainingConfig(overrides: Partial<TrainingConfig> = {}): TrainingConfig {
+  return {
+    rounds: 4,
+    learners: 3,
+    minLearnersPerRound: 2,
+    strategy: 'fedavg',
+    hyperparameters: { epochs: 2, learningRate: 0.05, augment: true, optimizer: 'adam' },
+    dataTags: ['mnist', 'non-iid'],
+    roundTimeoutSeconds: 120,
+    seed: 7,
+    ...overrides,
+  };
+}
+
+function anImage(): ImageRecord {
+  return {
+    reference: 'registry.test:5000/flops/learners/digits:3f2a-tfjs4.22-r1',
+    digest: `sha256:${'d'.repeat(64)}`,
+    sourceRevision: '3f2a',
+    cacheHit: false,
+    durations: { fetchMs: 1, checkMs: 1, buildMs: 1, pushMs: 1 },
+  };
+}
+
+function aProject(overrides: Partial<ProjectRecord> = {}): ProjectRecord {
+  const at = new Date('2024-05-01T12:00:00Z');
+  return {
+    _id: 'pA1B2c3D4e5F6a7B8',
+    name: 'digits',
+    state: ProjectState.DEPLOYING,
+    version: 5,
+    repo: { url: 'https://git.example/org/digits.git' },
+    training: aTrainingConfig(),
+    resources: { cpus: 2, memoryMiB: 1024 },
+    image: anImage(),
+    rounds: [],
+    history: [],
+    deadlineAt: null,
+    createdAt: at,
+    updatedAt: at,
+    ...overrides,
+  };
+}
+
+describe('ComponentPlanner.plan', () => {
+  const planner = new ComponentPlanner(someSettings());
+
+  it('plans one aggregator and one learner per configured learner, aggregator first', () => {
+    const specs = planner.plan(aProject());
+    expect(specs.map((s) => [s.component, s.kind])).toEqual([
+      ['aggregator', 'aggregator'],
+      ['learner-0', 'learner'],
+      ['learner-1', 'learner'],
+      ['learner-2', 'learner'],
+    ]);
+    for (const spec of specs) expect(spec.projectId).toBe('pA1B2c3D4e5F6a7B8');
+  });
+
+  it.each([1, 5])('scales to %i learners', (learners) => {
+    const specs = planner.plan(aProject({ training: aTrainingConfig({ learners, minLearnersPerRound: 1 }) }));
+    expect(specs.filter((s) => s.kind === 'learner').map((s) => s.env.FLOPS_LEARNER_INDEX)).toEqual(
+      Array.from({ length: learners }, (_, i) => String(i)),
+    );
+    expect(new Set(specs.map((s) => s.component)).size).toBe(specs.length);
+  });
+
+  it('configures the aggregator: runtime image, training config, model repository', () => {
+    const project = aProject();
+    const [aggregator] = planner.plan(project);
+
+    expect(aggregator.image).toBe('flops/aggregator:0.1.0');
+    expect(aggregator.resources).toEqual({});
+    expect(aggregator.env).toEqual({
+      FLOPS_PROJECT_ID: project._id,
+      FLOPS_MQTT_URL: 'mqtt://broker.test:1883',
+      FLOPS_REGISTRY_URL: 'http://registry.test:5000',
+      FLOPS_LOG_LEVEL: 'debug',
+      FLOPS_TRAINING_CONFIG: expect.any(String),
+      FLOPS_MODEL_REPOSITORY: 'flops/models/pa1b2c3d4e5f6a7b8',
+    });
+    expect(JSON.parse(aggregator.env.FLOPS_TRAINING_CONFIG)).toEqual(project.training);
+  });
+
+  it('runs learners from the image recorded for the project, each with its own identity and partition', () => {
+    const project = aProject();
+    const learners = planner.plan(project).slice(1);
+
+    learners.forEach((learner, index) => {
+      expect(learner.image).toBe(anImage().reference);
+      expect(learner.resources).toEqual({ cpus: 2, memoryMiB: 1024 });
+      expect(learner.env).toEqual({
+        FLOPS_PROJECT_ID: project._id,
+        FLOPS_MQTT_URL: 'mqtt://broker.test:1883',
+        FLOPS_REGISTRY_URL: 'http://registry.test:5000',
+        FLOPS_LOG_LEVEL: 'debug',
+        FLOPS_LEARNER_ID: `learner-${index}`,
+        FLOPS_LEARNER_INDEX: String(index),
+        FLOPS_LEARNER_COUNT: '3',
+        FLOPS_LEARNER_IMAGE: anImage().reference,
+        FLOPS_DATA_TAGS: 'mnist,non-iid',
+        FLOPS_SEED: '7',
+      });
+    });
+  });
+
+  it('follows the image of the project record, not a fixed one', () => {
+    const image = { ...anImage(), reference: 'other.test/ns/learners/x:tag' };
+    const learners = planner.plan(aProject({ image })).slice(1);
+    for (const learner of learners) {
+      expect(learner.image).toBe('other.test/ns/learners/x:tag');
+      expect(learner.env.FLOPS_LEARNER_IMAGE).toBe('other.test/ns/learners/x:tag');
+    }
+  });
+
+  it('passes no data tags as an empty string', () => {
+    const [, learner] = planner.plan(aProject({ training: aTrainingConfig({ dataTags: [] }) }));
+    expect(learner.env.FLOPS_DATA_TAGS).toBe('');
+  });
+
+  it('throws when no learner image is recorded', () => {
+    expect(() => planner.plan(aProject({ image: undefined }))).toThrow('no learner image recorded for the project');
+  });
+
+  it('uses the namespace and runtime version it was given', () => {
+    const other = new ComponentPlanner(someSettings({ registryNamespace: 'acme', runtimeVersion: '2.3.4' }));
+    const project = aProject();
+    const [aggregator] = other.plan(project);
+    expect(aggregator.image).toBe('acme/aggregator:2.3.4');
+    expect(aggregator.env.FLOPS_MODEL_REPOSITORY).toBe('acme/models/pa1b2c3d4e5f6a7b8');
+    expect(other.learnerImageRepository(project)).toBe('acme/learners/digits');
+  });
+
+  it('is pure: planning twice gives the same specs and leaves the project untouched', () => {
+    const project = aProject();
+    const snapshot = structuredClone(project);
+    expect(planner.plan(project)).toEqual(planner.plan(project));
+    expect(project).toEqual(snapshot);
+  });
+
+  it('produces environments the aggregator and learners accept at boot', () => {
+    const [aggregator, ...learners] = planner.plan(aProject());
+
+    const aggregatorConfig = loadConfig(AggregatorConfig, aggregator.env);
+    expect(aggregatorConfig.FLOPS_PROJECT_ID).toBe('pA1B2c3D4e5F6a7B8');
+    expect(parseTrainingConfig(aggregatorConfig.FLOPS_TRAINING_CONFIG)).toEqual(aTrainingConfig());
+
+    learners.forEach((learner, index) => {
+      const config = loadConfig(LearnerConfig, learner.env);
+      expect(config.FLOPS_LEARNER_INDEX).toBe(index);
+      expect(config.FLOPS_LEARNER_COUNT).toBe(3);
+      expect(config.FLOPS_SEED).toBe(7);
+      expect(config.FLOPS_LEARNER_ID).toBe(`learner-${index}`);
+    });
+  });
+});
+
+describe('ComponentPlanner repositories', () => {
+  const planner = new ComponentPlanner(someSettings());
+
+  it('names the learner image repository after the project', () => {
+    expect(planner.learnerImageRepository(aProject({ name: 'mnist-cnn' }))).toBe('flops/learners/mnist-cnn');
+  });
+
+  it('lower-cases the project id for the model repository (registry names are lower case)', () => {
+    expect(planner.modelRepository(aProject({ _id: 'pABC' }))).toBe('flops/models/pabc');
+  });
+});

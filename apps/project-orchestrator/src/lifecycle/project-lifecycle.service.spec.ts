@@ -1,0 +1,753 @@
+import { Logger } from '@nestjs/common';
+import { TrainingConfig } from '@flops/contracts';
+import { ProjectState, StateDeadlines } from '@flops/lifecycle';
+import { HistoryEntry, ImageRecord, ModelRecord, ProjectChange, ProjectRecord, ProjectStore, RoundRecord } from '@flops/models';
+import { ProjectEvent } from './project-events';
+import { ProjectLifecycleService } from './project-lifecycle.service';
+import { StateChangePublisher } from './state-change.publisher';
+import { StateEffects } from './state-effects';
+
+const S = ProjectState;
+const T0 = Date.parse('2024-05-01T12:00:00.000Z');
+
+/** Deadlines distinct per state, so a test can tell which one was used. */
+const DEADLINES: StateDeadlines = {
+  [S.SUBMITTED]: 1_000,
+  [S.IMAGE_CHECK]: 2_000,
+  [S.BUILDING]: 3_000,
+  [S.DEPLOYING]: 4_000,
+  [S.TRAINING]: 50_000,
+  [S.FINALIZING]: 6_000,
+};
+
+// ---- test data ---------------------------------------------------------------------------------
+
+function aTrainingConfig(overrides: Partial<TrainingConfig> = {}): TrainingConfig {
+  return {
+    rounds: 3,
+    learners: 2,
+    minLearnersPerRound: 2,
+    strategy: 'fedavg',
+    hyperparameters: { epochs: 1 },
+    dataTags: [],
+    roundTimeoutSeconds: 10, // 3 × 10 s = 30 s, below DEADLINES.TRAINING
+    seed: 42,
+    ...overrides,
+  };
+}
+
+let projectSeq = 0;
+function aProject(overrides: Partial<ProjectRecord> = {}): ProjectRecord {
+  const createdAt = new Date(T0 - 60_000);
+  const state = overrides.state ?? S.SUBMITTED;
+  return {
+    _id: `p${++projectSeq}`,
+    name: 'digits',
+    state,
+    version: 3,
+    repo: { url: 'https://git.example/org/digits.git' },
+    training: aTrainingConfig(),
+    resources: {},
+    rounds: [],
+    history: [{ from: null, to: state, at: createdAt, event: 'submitted' }],
+    deadlineAt: new Date(T0 + 999_999),
+    createdAt,
+    updatedAt: createdAt,
+    ...overrides,
+  };
+}
+
+function anImage(): ImageRecord {
+  return {
+    reference: '127.0.0.1:5000/flops/learners/digits:abc-tfjs4',
+    digest: `sha256:${'a'.repeat(64)}`,
+    sourceRevision: 'abc',
+    cacheHit: false,
+    durations: { fetchMs: 1, checkMs: 2, buildMs: 3, pushMs: 4 },
+  };
+}
+
+function aModel(): ModelRecord {
+  return { reference: '127.0.0.1:5000/flops/models/p1@sha256:b', digest: `sha256:${'b'.repeat(64)}`, sizeBytes: 1234 };
+}
+
+function aRound(round: number): Omit<RoundRecord, 'at'> {
+  return { round, learners: 2, samples: 100 * round, trainMetrics: { loss: 1 / round }, evalMetrics: { accuracy: 0.5 + round / 100 }, durationMs: 10 };
+}
+
+function roundCompleted(round: number): ProjectEvent {
+  return { kind: 'round.completed', round, roundRecord: aRound(round) };
+}
+
+// ---- fakes ---------------------------------------------------------------------------------------
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * ProjectStore in memory, with the same guard as the real one: `apply` succeeds only if the stored
+ * version is still `expectedVersion`, then increments it, $sets fields and appends round/history.
+ * Reads and writes yield to the event loop, like a database round trip.
+ */
+class InMemoryProjectStore implements Pick<ProjectStore, 'get' | 'apply' | 'markCleanedUp'> {
+  private readonly records = new Map<string, ProjectRecord>();
+  readonly applies: { id: string; expectedVersion: number; change: ProjectChange; won: boolean }[] = [];
+  /** Runs inside `apply` before the version check: lets a test play another writer. */
+  beforeApply?: (id: string) => void;
+
+  constructor(private readonly clock: TestClock) {}
+
+  put(record: ProjectRecord): void {
+    this.records.set(record._id, structuredClone(record));
+  }
+
+  current(id: string): ProjectRecord {
+    const record = this.records.get(id);
+    if (!record) throw new Error(`no project ${id}`);
+    return structuredClone(record);
+  }
+
+  async get(id: string): Promise<ProjectRecord | null> {
+    await tick();
+    const record = this.records.get(id);
+    return record ? structuredClone(record) : null;
+  }
+
+  async apply(id: string, expectedVersion: number, change: ProjectChange): Promise<ProjectRecord | null> {
+    await tick();
+    this.beforeApply?.(id);
+    const record = this.records.get(id);
+    const won = !!record && record.version === expectedVersion;
+    this.applies.push({ id, expectedVersion, change: structuredClone(change), won });
+    if (!record || !won) return null;
+    const next: ProjectRecord = {
+      ...record,
+      ...structuredClone(change.set ?? {}),
+      version: record.version + 1,
+      rounds: change.appendRound ? [...record.rounds, structuredClone(change.appendRound)] : record.rounds,
+      history: change.appendHistory ? [...record.history, structuredClone(change.appendHistory)] : record.history,
+      updatedAt: this.clock.now(),
+    };
+    this.records.set(id, next);
+    return structuredClone(next);
+  }
+
+  /** Another orchestrator process writing the project (bypasses nothing: it is a winning write). */
+  writeBehindTheBack(id: string, change: ProjectChange): void {
+    const record = this.records.get(id)!;
+    this.records.set(id, {
+      ...record,
+      ...change.set,
+      version: record.version + 1,
+      rounds: change.appendRound ? [...record.rounds, change.appendRound] : record.rounds,
+      history: change.appendHistory ? [...record.history, change.appendHistory] : record.history,
+    });
+  }
+
+  async markCleanedUp(id: string): Promise<void> {
+    const record = this.records.get(id)!;
+    this.records.set(id, { ...record, cleanedUpAt: this.clock.now() });
+  }
+
+  get conflicts(): number {
+    return this.applies.filter((a) => !a.won).length;
+  }
+}
+
+type Effect = (project: ProjectRecord) => ProjectEvent | null | Promise<ProjectEvent | null>;
+
+/** Records every onEnter; by default answers like the real StateEffects (start, finalized, or a throw). */
+class RecordingEffects implements Pick<StateEffects, 'onEnter'> {
+  readonly entered: { id: string; state: ProjectState; version: number }[] = [];
+  readonly overrides: Partial<Record<ProjectState, Effect>> = {};
+
+  async onEnter(project: ProjectRecord): Promise<ProjectEvent | null> {
+    this.entered.push({ id: project._id, state: project.state, version: project.version });
+    await tick();
+    const override = this.overrides[project.state];
+    if (override) return override(project);
+    switch (project.state) {
+      case S.SUBMITTED:
+        return { kind: 'start' };
+      case S.FINALIZING:
+        if (!project.model) throw new Error('training ended without a stored model');
+        return { kind: 'finalized' };
+      default:
+        return null;
+    }
+  }
+
+  statesEntered(): ProjectState[] {
+    return this.entered.map((e) => e.state);
+  }
+}
+
+class RecordingPublisher implements Pick<StateChangePublisher, 'stateChanged'> {
+  readonly calls: { id: string; from: ProjectState; to: ProjectState; version: number; reason?: string }[] = [];
+
+  async stateChanged(project: ProjectRecord, from: ProjectState, reason?: string): Promise<void> {
+    this.calls.push({ id: project._id, from, to: project.state, version: project.version, ...(reason ? { reason } : {}) });
+  }
+}
+
+class TestClock {
+  private t = T0;
+  now = (): Date => new Date(this.t);
+  advance(ms: number): void {
+    this.t += ms;
+  }
+  plus(ms: number): Date {
+    return new Date(this.t + ms);
+  }
+}
+
+function setup(...projects: ProjectRecord[]) {
+  const clock = new TestClock();
+  const store = new InMemoryProjectStore(clock);
+  const effects = new RecordingEffects();
+  const publisher = new RecordingPublisher();
+  for (const project of projects) store.put(project);
+  /** Each call is one orchestrator process; they share the store (and, for counting, the fakes). */
+  const newService = () =>
+    new ProjectLifecycleService(
+      store as unknown as ProjectStore,
+      effects as unknown as StateEffects,
+      publisher as unknown as StateChangePublisher,
+      DEADLINES,
+      clock.now,
+    );
+  return { clock, store, effects, publisher, service: newService(), newService };
+}
+
+function lastHistory(record: ProjectRecord): HistoryEntry {
+  return record.history[record.history.length - 1];
+}
+
+beforeAll(() => Logger.overrideLogger(false));
+
+// ---- tests ---------------------------------------------------------------------------------------
+
+describe('ProjectLifecycleService: transitions', () => {
+  it('writes the new state, a history entry, the deadline of the new state and a new version', async () => {
+    const project = aProject({ state: S.SUBMITTED, version: 3 });
+    const { service, store, clock, publisher, effects } = setup(project);
+
+    const result = await service.handle(project._id, { kind: 'start' });
+
+    const stored = store.current(project._id);
+    expect(result).toEqual(stored);
+    expect(stored.state).toBe(S.IMAGE_CHECK);
+    expect(stored.version).toBe(4);
+    expect(stored.deadlineAt).toEqual(clock.plus(DEADLINES[S.IMAGE_CHECK]));
+    expect(stored.failure).toBeUndefined();
+    expect(stored.history).toHaveLength(2);
+    expect(lastHistory(stored)).toEqual({ from: S.SUBMITTED, to: S.IMAGE_CHECK, at: clock.now(), event: 'start' });
+    expect(publisher.calls).toEqual([{ id: project._id, from: S.SUBMITTED, to: S.IMAGE_CHECK, version: 4 }]);
+    expect(effects.entered).toEqual([{ id: project._id, state: S.IMAGE_CHECK, version: 4 }]);
+  });
+
+  it('stores the data an event brings (the image of build.succeeded)', async () => {
+    const project = aProject({ state: S.BUILDING });
+    const { service, store, clock } = setup(project);
+
+    await service.handle(project._id, { kind: 'build.succeeded', image: anImage() });
+
+    const stored = store.current(project._id);
+    expect(stored.state).toBe(S.DEPLOYING);
+    expect(stored.image).toEqual(anImage());
+    expect(stored.deadlineAt).toEqual(clock.plus(DEADLINES[S.DEPLOYING]));
+  });
+
+  it.each([
+    [S.IMAGE_CHECK, { kind: 'build.failed', reason: 'no flops.json' }, 'build', 'no flops.json'],
+    [S.BUILDING, { kind: 'build.failed', reason: 'npm ci failed' }, 'build', 'npm ci failed'],
+    [S.DEPLOYING, { kind: 'deployment.failed', reason: 'port in use' }, 'deployment', 'port in use'],
+    [S.TRAINING, { kind: 'training.failed', reason: 'round 2: 1 update(s) arrived' }, 'training', 'round 2: 1 update(s) arrived'],
+    [S.TRAINING, { kind: 'component.failed', component: 'learner-1', reason: 'exit 137' }, 'training', 'learner-1 failed: exit 137'],
+    [S.FINALIZING, { kind: 'finalization.failed', reason: 'registry down' }, 'finalization', 'registry down'],
+  ] as [ProjectState, ProjectEvent, string, string][])('%s + %j → FAILED at stage %s', async (state, event, stage, reason) => {
+    const project = aProject({ state });
+    const { service, store, clock, publisher, effects } = setup(project);
+
+    await service.handle(project._id, event);
+
+    const stored = store.current(project._id);
+    expect(stored.state).toBe(S.FAILED);
+    expect(stored.failure).toEqual({ stage, reason, at: clock.now() });
+    expect(stored.deadlineAt).toBeNull();
+    expect(lastHistory(stored)).toEqual({ from: state, to: S.FAILED, at: clock.now(), event: event.kind, reason });
+    expect(publisher.calls).toEqual([expect.objectContaining({ from: state, to: S.FAILED, reason })]);
+    expect(effects.statesEntered()).toEqual([S.FAILED]); // the clean-up effect
+  });
+
+  it('a current deadline fails the project with the stage; a stale one changes nothing', async () => {
+    const stale = aProject({ state: S.TRAINING });
+    const current = aProject({ state: S.DEPLOYING });
+    const { service, store, publisher, effects } = setup(stale, current);
+
+    const unchanged = await service.handle(stale._id, { kind: 'deadline.passed', state: S.DEPLOYING });
+    await service.handle(current._id, { kind: 'deadline.passed', state: S.DEPLOYING });
+
+    expect(unchanged).toEqual(store.current(stale._id));
+    expect(store.current(stale._id)).toMatchObject({ state: S.TRAINING, version: stale.version });
+    expect(store.current(current._id)).toMatchObject({
+      state: S.FAILED,
+      failure: { stage: 'deployment', reason: expect.stringContaining('deadline passed') },
+    });
+    expect(store.applies.map((a) => a.id)).toEqual([current._id]);
+    expect(publisher.calls.map((c) => c.id)).toEqual([current._id]);
+    expect(effects.entered.map((e) => e.id)).toEqual([current._id]);
+  });
+
+  it.each([S.SUBMITTED, S.IMAGE_CHECK, S.BUILDING, S.DEPLOYING, S.TRAINING, S.FINALIZING])(
+    'cancel from %s → CANCELLED without a failure record',
+    async (state) => {
+      const project = aProject({ state });
+      const { service, store, clock, effects } = setup(project);
+
+      await service.handle(project._id, { kind: 'cancel', reason: 'wrong data' });
+
+      const stored = store.current(project._id);
+      expect(stored.state).toBe(S.CANCELLED);
+      expect(stored.failure).toBeUndefined();
+      expect(stored.deadlineAt).toBeNull();
+      expect(lastHistory(stored)).toEqual({ from: state, to: S.CANCELLED, at: clock.now(), event: 'cancel', reason: 'wrong data' });
+      expect(effects.statesEntered()).toEqual([S.CANCELLED]);
+    },
+  );
+
+  it('an ignored event writes nothing, publishes nothing, runs no effect and returns the project as it is', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { service, store, publisher, effects } = setup(project);
+
+    const result = await service.handle(project._id, { kind: 'build.started' });
+
+    expect(result).toEqual(store.current(project._id));
+    expect(result?.version).toBe(project.version);
+    expect(store.applies).toHaveLength(0);
+    expect(publisher.calls).toHaveLength(0);
+    expect(effects.entered).toHaveLength(0);
+  });
+
+  it.each([S.COMPLETED, S.FAILED, S.CANCELLED])('a %s project ignores cancel, failures and progress', async (state) => {
+    const project = aProject({ state, deadlineAt: null });
+    const { service, store, effects } = setup(project);
+
+    for (const event of [
+      { kind: 'cancel' },
+      { kind: 'training.failed', reason: 'late' },
+      roundCompleted(9),
+      { kind: 'deadline.passed', state },
+    ] as ProjectEvent[]) {
+      await service.handle(project._id, event);
+    }
+
+    expect(store.current(project._id)).toEqual(project);
+    expect(store.applies).toHaveLength(0);
+    expect(effects.entered).toHaveLength(0);
+  });
+
+  it('an unknown project gives null and touches nothing', async () => {
+    const { service, store, effects, publisher } = setup(aProject());
+
+    await expect(service.handle('p-missing', { kind: 'start' })).resolves.toBeNull();
+
+    expect(store.applies).toHaveLength(0);
+    expect(effects.entered).toHaveLength(0);
+    expect(publisher.calls).toHaveLength(0);
+  });
+
+  it('isTerminal reflects the record state', () => {
+    const { service } = setup();
+    expect(service.isTerminal(aProject({ state: S.TRAINING }))).toBe(false);
+    expect(service.isTerminal(aProject({ state: S.COMPLETED }))).toBe(true);
+    expect(service.isTerminal(aProject({ state: S.CANCELLED }))).toBe(true);
+  });
+});
+
+describe('ProjectLifecycleService: duplicates and concurrency', () => {
+  it('the same event handled twice concurrently runs the effect once', async () => {
+    const project = aProject({ state: S.BUILDING });
+    const { service, store, effects, publisher } = setup(project);
+    const event: ProjectEvent = { kind: 'build.succeeded', image: anImage() };
+
+    const [a, b] = await Promise.all([service.handle(project._id, event), service.handle(project._id, event)]);
+
+    expect(effects.statesEntered()).toEqual([S.DEPLOYING]);
+    expect(publisher.calls).toHaveLength(1);
+    const stored = store.current(project._id);
+    expect(stored.version).toBe(project.version + 1);
+    expect(stored.history.map((h) => h.to)).toEqual([S.BUILDING, S.DEPLOYING]);
+    expect(a?.state).toBe(S.DEPLOYING);
+    expect(b?.state).toBe(S.DEPLOYING);
+  });
+
+  it('two orchestrator processes handling the same event: the version guard lets only one win', async () => {
+    const project = aProject({ state: S.BUILDING });
+    const { newService, store, effects, publisher } = setup(project);
+    const [first, second] = [newService(), newService()];
+    const event: ProjectEvent = { kind: 'build.succeeded', image: anImage() };
+
+    await Promise.all([first.handle(project._id, event), second.handle(project._id, event)]);
+
+    // Both read the same version; one write lost, and its retry saw DEPLOYING and ignored the event.
+    expect(store.conflicts).toBe(1);
+    expect(store.applies.filter((a) => a.won)).toHaveLength(1);
+    expect(effects.statesEntered()).toEqual([S.DEPLOYING]);
+    expect(publisher.calls).toHaveLength(1);
+    expect(store.current(project._id)).toMatchObject({ state: S.DEPLOYING, version: project.version + 1 });
+  });
+
+  it('a conflicting write makes it retry and decide again on the fresh state', async () => {
+    const project = aProject({ state: S.IMAGE_CHECK });
+    const { service, store, clock, effects, publisher } = setup(project);
+    store.beforeApply = (id) => {
+      store.beforeApply = undefined; // only the first write is overtaken
+      store.writeBehindTheBack(id, {
+        set: { state: S.BUILDING },
+        appendHistory: { from: S.IMAGE_CHECK, to: S.BUILDING, at: clock.now(), event: 'build.started' },
+      });
+    };
+
+    await service.handle(project._id, { kind: 'build.succeeded' });
+
+    const stored = store.current(project._id);
+    expect(store.conflicts).toBe(1);
+    expect(stored.state).toBe(S.DEPLOYING);
+    expect(stored.version).toBe(project.version + 2);
+    // decided again from BUILDING, not from the stale IMAGE_CHECK
+    expect(lastHistory(stored)).toMatchObject({ from: S.BUILDING, to: S.DEPLOYING });
+    expect(publisher.calls).toEqual([expect.objectContaining({ from: S.BUILDING, to: S.DEPLOYING })]);
+    expect(effects.statesEntered()).toEqual([S.DEPLOYING]);
+  });
+
+  it('after a conflict, the fresh state may make the event moot: no transition, no effect', async () => {
+    const project = aProject({ state: S.BUILDING });
+    const { service, store, clock, effects, publisher } = setup(project);
+    store.beforeApply = (id) => {
+      store.beforeApply = undefined;
+      store.writeBehindTheBack(id, {
+        set: { state: S.CANCELLED, deadlineAt: null },
+        appendHistory: { from: S.BUILDING, to: S.CANCELLED, at: clock.now(), event: 'cancel' },
+      });
+    };
+
+    const result = await service.handle(project._id, { kind: 'build.succeeded', image: anImage() });
+
+    expect(result?.state).toBe(S.CANCELLED);
+    expect(store.current(project._id).image).toBeUndefined();
+    expect(effects.entered).toHaveLength(0);
+    expect(publisher.calls).toHaveLength(0);
+  });
+
+  it('keeps what the concurrent writer stored when its own retry wins', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { service, store, clock } = setup(project);
+    store.beforeApply = (id) => {
+      store.beforeApply = undefined;
+      store.writeBehindTheBack(id, { appendRound: { ...aRound(1), at: clock.now() } });
+    };
+
+    await service.handle(project._id, { kind: 'training.completed', model: aModel(), finalMetrics: { accuracy: 0.9 } });
+
+    const stored = store.current(project._id);
+    expect(stored.rounds.map((r) => r.round)).toEqual([1]);
+    expect(stored.model).toEqual(aModel());
+    expect(stored.finalMetrics).toEqual({ accuracy: 0.9 });
+    expect(stored.state).toBe(S.COMPLETED); // FINALIZING's effect follows up with `finalized`
+  });
+
+  it('gives up after 10 conflicting writes, and the project queue keeps working afterwards', async () => {
+    const project = aProject({ state: S.SUBMITTED });
+    const { service, store, effects } = setup(project);
+    let overtaken = 0;
+    store.beforeApply = (id) => {
+      if (++overtaken <= 10) store.writeBehindTheBack(id, {}); // exactly the first event's ten attempts
+    };
+
+    const first = service.handle(project._id, { kind: 'start' });
+    const queuedBehind = service.handle(project._id, { kind: 'start' });
+
+    await expect(first).rejects.toThrow(/gave up after 10/);
+    expect(effects.entered).toHaveLength(0);
+    await expect(queuedBehind).resolves.toMatchObject({ state: S.IMAGE_CHECK });
+    expect(store.applies.map((a) => a.won)).toEqual([...Array(10).fill(false), true]);
+  });
+
+  it('applies the events of one project one at a time, in arrival order', async () => {
+    const project = aProject({ state: S.IMAGE_CHECK });
+    const { service, store, publisher } = setup(project);
+
+    const started = service.handle(project._id, { kind: 'build.started' });
+    const succeeded = service.handle(project._id, { kind: 'build.succeeded', image: anImage() });
+    await Promise.all([started, succeeded]);
+
+    expect(store.conflicts).toBe(0);
+    expect(store.current(project._id).history.map((h) => h.to)).toEqual([S.IMAGE_CHECK, S.BUILDING, S.DEPLOYING]);
+    expect(publisher.calls.map((c) => c.to)).toEqual([S.BUILDING, S.DEPLOYING]);
+  });
+
+  it('a slow effect of one project does not hold up another project', async () => {
+    const slow = aProject({ state: S.BUILDING });
+    const other = aProject({ state: S.SUBMITTED });
+    const { service, store, effects } = setup(slow, other);
+    let release!: () => void;
+    const gate = new Promise<null>((resolve) => (release = () => resolve(null)));
+    effects.overrides[S.DEPLOYING] = () => gate;
+    let slowFinished = false;
+
+    const slowDone = service.handle(slow._id, { kind: 'build.succeeded', image: anImage() }).then(() => (slowFinished = true));
+    await service.handle(other._id, { kind: 'start' });
+
+    expect(store.current(other._id).state).toBe(S.IMAGE_CHECK);
+    expect(slowFinished).toBe(false);
+    release();
+    await slowDone;
+    expect(store.current(slow._id).state).toBe(S.DEPLOYING);
+  });
+});
+
+describe('ProjectLifecycleService: rounds', () => {
+  it('the first round.completed while DEPLOYING moves to TRAINING and records the round', async () => {
+    const project = aProject({ state: S.DEPLOYING });
+    const { service, store, clock, effects } = setup(project);
+
+    await service.handle(project._id, roundCompleted(1));
+
+    const stored = store.current(project._id);
+    expect(stored.state).toBe(S.TRAINING);
+    expect(stored.rounds).toEqual([{ ...aRound(1), at: clock.now() }]);
+    expect(stored.deadlineAt).toEqual(clock.plus(DEADLINES[S.TRAINING]));
+    expect(effects.statesEntered()).toEqual([S.TRAINING]);
+  });
+
+  it('a duplicate round.completed for the same round is appended once', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { service, store, effects, publisher } = setup(project);
+
+    await service.handle(project._id, roundCompleted(1));
+    const afterFirst = store.current(project._id);
+    const second = await service.handle(project._id, roundCompleted(1));
+
+    expect(second).toEqual(afterFirst);
+    expect(store.current(project._id).rounds.map((r) => r.round)).toEqual([1]);
+    expect(store.applies).toHaveLength(1);
+    // staying in TRAINING is no state change: nothing published, no effect
+    expect(publisher.calls).toHaveLength(0);
+    expect(effects.entered).toHaveLength(0);
+  });
+
+  it('concurrent duplicates of a round, even from two processes, are appended once', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { service, newService, store } = setup(project);
+    const other = newService();
+
+    await Promise.all([
+      service.handle(project._id, roundCompleted(2)),
+      service.handle(project._id, roundCompleted(2)),
+      other.handle(project._id, roundCompleted(2)),
+    ]);
+
+    expect(store.current(project._id).rounds.map((r) => r.round)).toEqual([2]);
+    expect(store.current(project._id).version).toBe(project.version + 1);
+  });
+
+  it('keeps distinct rounds in arrival order', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { service, store } = setup(project);
+
+    await Promise.all([1, 2, 3].map((round) => service.handle(project._id, roundCompleted(round))));
+
+    expect(store.current(project._id).rounds.map((r) => r.round)).toEqual([1, 2, 3]);
+  });
+
+  it('round.completed in TRAINING pushes the deadline forward from the time of the round', async () => {
+    const project = aProject({ state: S.TRAINING, deadlineAt: new Date(T0 + 1_000) });
+    const { service, store, clock } = setup(project);
+
+    clock.advance(40_000);
+    await service.handle(project._id, roundCompleted(1));
+    expect(store.current(project._id).deadlineAt).toEqual(clock.plus(DEADLINES[S.TRAINING]));
+
+    clock.advance(40_000);
+    await service.handle(project._id, roundCompleted(2));
+    expect(store.current(project._id).deadlineAt).toEqual(clock.plus(DEADLINES[S.TRAINING]));
+    expect(store.current(project._id).rounds.map((r) => r.at)).toEqual([new Date(T0 + 40_000), new Date(T0 + 80_000)]);
+  });
+
+  it('the training deadline grows to three round timeouts when that is longer', async () => {
+    const project = aProject({ state: S.DEPLOYING, training: aTrainingConfig({ roundTimeoutSeconds: 60 }) });
+    const { service, store, clock } = setup(project);
+
+    await service.handle(project._id, { kind: 'training.started' });
+    expect(store.current(project._id).deadlineAt).toEqual(clock.plus(180_000));
+
+    clock.advance(5_000);
+    await service.handle(project._id, roundCompleted(1));
+    expect(store.current(project._id).deadlineAt).toEqual(clock.plus(180_000));
+  });
+
+  it('a duplicate round does not push the deadline', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { service, store, clock } = setup(project);
+
+    await service.handle(project._id, roundCompleted(1));
+    const deadline = store.current(project._id).deadlineAt;
+    clock.advance(30_000);
+    await service.handle(project._id, roundCompleted(1));
+
+    expect(store.current(project._id).deadlineAt).toEqual(deadline);
+  });
+
+  it('a round overtaken by training.completed is still recorded in FINALIZING, without touching the deadline', async () => {
+    const deadlineAt = new Date(T0 + 6_000);
+    const project = aProject({ state: S.FINALIZING, deadlineAt, rounds: [{ ...aRound(1), at: new Date(T0 - 1) }] });
+    const { service, store } = setup(project);
+
+    await service.handle(project._id, roundCompleted(2));
+
+    const stored = store.current(project._id);
+    expect(stored.state).toBe(S.FINALIZING);
+    expect(stored.rounds.map((r) => r.round)).toEqual([1, 2]);
+    expect(stored.deadlineAt).toEqual(deadlineAt);
+  });
+
+  it('a round.completed without round data in TRAINING writes nothing', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { service, store } = setup(project);
+
+    await service.handle(project._id, { kind: 'round.completed', round: 4 });
+
+    expect(store.applies).toHaveLength(0);
+  });
+});
+
+describe('ProjectLifecycleService: effects', () => {
+  it('an effect throwing in DEPLOYING fails the project at stage deployment with the error message', async () => {
+    const project = aProject({ state: S.BUILDING });
+    const { service, store, clock, effects, publisher } = setup(project);
+    effects.overrides[S.DEPLOYING] = () => {
+      throw new Error('cannot start learner-0: image not found');
+    };
+
+    await service.handle(project._id, { kind: 'build.succeeded', image: anImage() });
+
+    const stored = store.current(project._id);
+    expect(stored.state).toBe(S.FAILED);
+    expect(stored.failure).toEqual({ stage: 'deployment', reason: 'cannot start learner-0: image not found', at: clock.now() });
+    expect(stored.history.slice(-2).map((h) => [h.from, h.to, h.event])).toEqual([
+      [S.BUILDING, S.DEPLOYING, 'build.succeeded'],
+      [S.DEPLOYING, S.FAILED, 'deployment.failed'],
+    ]);
+    expect(effects.statesEntered()).toEqual([S.DEPLOYING, S.FAILED]);
+    expect(publisher.calls.map((c) => c.to)).toEqual([S.DEPLOYING, S.FAILED]);
+  });
+
+  it('a non-Error thrown by an effect becomes the reason as a string', async () => {
+    const project = aProject({ state: S.SUBMITTED });
+    const { service, store, effects } = setup(project);
+    effects.overrides[S.IMAGE_CHECK] = () => {
+      throw 'broker unreachable'; // eslint-disable-line no-throw-literal
+    };
+
+    await service.handle(project._id, { kind: 'start' });
+
+    expect(store.current(project._id).failure).toMatchObject({ stage: 'build', reason: 'broker unreachable' });
+  });
+
+  it('an effect failure in a state without a failure event leaves the project where it is', async () => {
+    const project = aProject({ state: S.DEPLOYING });
+    const { service, store, effects } = setup(project);
+    effects.overrides[S.TRAINING] = () => {
+      throw new Error('nothing to do in TRAINING anyway');
+    };
+
+    await expect(service.handle(project._id, { kind: 'training.started' })).resolves.toMatchObject({ state: S.TRAINING });
+
+    expect(store.current(project._id).state).toBe(S.TRAINING);
+    expect(store.current(project._id).failure).toBeUndefined();
+  });
+
+  it('a clean-up failure after the project ended does not throw or change the end state', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { service, store, effects } = setup(project);
+    effects.overrides[S.CANCELLED] = () => {
+      throw new Error('driver gone');
+    };
+
+    await service.handle(project._id, { kind: 'cancel' });
+
+    expect(store.current(project._id).state).toBe(S.CANCELLED);
+  });
+
+  it('FINALIZING follows up with finalized → COMPLETED, keeping model and metrics', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { service, store, clock, effects, publisher } = setup(project);
+
+    await service.handle(project._id, { kind: 'training.completed', model: aModel(), finalMetrics: { accuracy: 0.93 } });
+
+    const stored = store.current(project._id);
+    expect(stored.state).toBe(S.COMPLETED);
+    expect(stored.model).toEqual(aModel());
+    expect(stored.finalMetrics).toEqual({ accuracy: 0.93 });
+    expect(stored.deadlineAt).toBeNull();
+    expect(stored.history.slice(-2)).toEqual([
+      { from: S.TRAINING, to: S.FINALIZING, at: clock.now(), event: 'training.completed' },
+      { from: S.FINALIZING, to: S.COMPLETED, at: clock.now(), event: 'finalized' },
+    ]);
+    expect(effects.statesEntered()).toEqual([S.FINALIZING, S.COMPLETED]);
+    expect(publisher.calls.map((c) => [c.from, c.to])).toEqual([
+      [S.TRAINING, S.FINALIZING],
+      [S.FINALIZING, S.COMPLETED],
+    ]);
+  });
+
+  it('FINALIZING without a stored model fails at stage finalization', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { service, store } = setup(project);
+
+    await service.handle(project._id, { kind: 'training.completed' });
+
+    expect(store.current(project._id)).toMatchObject({
+      state: S.FAILED,
+      failure: { stage: 'finalization', reason: 'training ended without a stored model' },
+    });
+  });
+
+  it('resume runs the effect of the current state again, with its follow-up', async () => {
+    const project = aProject({ state: S.SUBMITTED });
+    const { service, store, effects, publisher } = setup(project);
+
+    await service.resume(store.current(project._id));
+
+    expect(effects.statesEntered()).toEqual([S.SUBMITTED, S.IMAGE_CHECK]);
+    expect(store.current(project._id).state).toBe(S.IMAGE_CHECK);
+    expect(publisher.calls.map((c) => c.to)).toEqual([S.IMAGE_CHECK]);
+  });
+
+  it('resume of DEPLOYING whose effect throws fails the project', async () => {
+    const project = aProject({ state: S.DEPLOYING });
+    const { service, store, effects } = setup(project);
+    effects.overrides[S.DEPLOYING] = () => Promise.reject(new Error('spawn ENOENT'));
+
+    await service.resume(store.current(project._id));
+
+    expect(store.current(project._id).failure).toMatchObject({ stage: 'deployment', reason: 'spawn ENOENT' });
+  });
+
+  it('the whole path from SUBMITTED to COMPLETED, with a cache hit', async () => {
+    const project = aProject({ state: S.SUBMITTED });
+    const { service, store } = setup(project);
+    const id = project._id;
+
+    await service.resume(store.current(id));
+    await service.handle(id, { kind: 'build.succeeded', image: { ...anImage(), cacheHit: true } });
+    await service.handle(id, { kind: 'training.started' });
+    for (const round of [1, 2, 3]) await service.handle(id, roundCompleted(round));
+    await service.handle(id, { kind: 'training.completed', model: aModel(), finalMetrics: { accuracy: 0.9 } });
+
+    const stored = store.current(id);
+    expect(stored.history.map((h) => h.to)).toEqual([S.SUBMITTED, S.IMAGE_CHECK, S.DEPLOYING, S.TRAINING, S.FINALIZING, S.COMPLETED]);
+    expect(stored.rounds.map((r) => r.round)).toEqual([1, 2, 3]);
+    expect(stored.image?.cacheHit).toBe(true);
+  });
+});
