@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { validatePayload } from './messages';
 
@@ -58,3 +59,21 @@ export interface ModelManager {
  * part of every learner image tag, so a new runtime never reuses an image built for an old one.
  */
 export const LEARNER_RUNTIME_VERSION = 'tfjs4.22-r1';
+
+/** A registry- and name-safe slug of a repo URL: `https://host/org/Digits-TFJS.git` → `digits-tfjs`. */
+export function repoSlug(url: string): string {
+  const last = url.replace(/[\\/]+$/, '').split(/[\\/:]/).pop() ?? '';
+  // Shorten before trimming dashes, so a cut never leaves a trailing dash (invalid in registry paths).
+  const slug = last.replace(/\.git$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 50).replace(/^-+|-+$/g, '');
+  return slug || `repo-${createHash('sha256').update(url).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * Where a repo's learner images live: named by the repo, not the project, so every project
+ * training the same repo shares its images (and its cache hits); the hash keeps two repos with
+ * the same name apart.
+ */
+export function learnerImageRepository(namespace: string, repoUrl: string): string {
+  const hash = createHash('sha256').update(repoUrl.replace(/\/+$/, '')).digest('hex').slice(0, 8);
+  return `${namespace}/learners/${repoSlug(repoUrl)}-${hash}`;
+}

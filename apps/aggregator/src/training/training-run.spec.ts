@@ -394,7 +394,7 @@ describe('TrainingRun: learners that do not show up or drop out', () => {
 
     await expect(run.run(DATA_URL)).resolves.toBe(false);
 
-    expect(world.failures).toEqual(['only 1 of 2 required learners joined in time']);
+    expect(world.failures).toEqual(['only 1 of 2 required learners joined']);
     expect(world.started).toEqual([]);
     expect(world.kinds()).toEqual(['stop']);
     expect(world.tasks[0].learnerIds).toEqual(['learner-1']);
@@ -486,7 +486,7 @@ describe('TrainingRun: learners that do not show up or drop out', () => {
 
     await expect(run.run(DATA_URL)).resolves.toBe(false);
 
-    expect(world.failures).toEqual(['round 1: no learner evaluated the model']);
+    expect(world.failures).toEqual(['round 1: no learner evaluated the model; learner-0: user code threw in evaluate; learner-1: user code threw in evaluate']);
   });
 
   it('asks the next learner for initial weights when the first sends none in time', async () => {

@@ -53,7 +53,8 @@ export class TrainingRun {
   private readonly signal = new Signal();
   private readonly abort = new AbortController();
   private readonly joined = new Set<string>();
-  private readonly dropped = new Set<string>();
+  /** Learners that failed or went silent, with why: they are not asked again, and failures cite them. */
+  private readonly dropped = new Map<string, string>();
   private task?: OpenTask;
   private layout?: TensorLayout;
   private sum?: WeightedAverage;
@@ -85,7 +86,7 @@ export class TrainingRun {
   learnerFailed(learnerId: string, taskId: string | undefined, reason: string): void {
     this.logger.warn(`${learnerId} failed${taskId ? ` task ${taskId}` : ''}: ${reason}`);
     this.joined.delete(learnerId);
-    this.dropped.add(learnerId);
+    if (!this.dropped.has(learnerId)) this.dropped.set(learnerId, reason);
     this.task?.selected.delete(learnerId);
     this.signal.notify();
   }
@@ -122,8 +123,15 @@ export class TrainingRun {
       throw new UpdateRejectedError(400, error instanceof TensorCodecError ? error.message : String(error));
     }
     if (task.kind === 'init') {
-      this.layout = tensorLayoutOf(tensors);
-      this.sum = new WeightedAverage(this.layout);
+      const sum = new WeightedAverage(tensorLayoutOf(tensors));
+      try {
+        sum.add(tensors, 1); // the checks every update gets: a usable layout, no NaN or Infinity
+      } catch (error) {
+        throw new UpdateRejectedError(400, error instanceof AggregationError ? error.message : String(error));
+      }
+      sum.reset();
+      this.layout = sum.layout;
+      this.sum = sum;
       this.model = { version: 'r0', bytes: encodeTensors(tensors, { projectId: this.settings.projectId, round: 0 }) };
     } else {
       const numSamples = meta.numSamples;
@@ -167,7 +175,7 @@ export class TrainingRun {
       return false;
     } finally {
       await this.ports
-        .publishTask({ taskId: randomUUID(), kind: 'stop', round: 0, learnerIds: [...this.joined, ...this.dropped] })
+        .publishTask({ taskId: randomUUID(), kind: 'stop', round: 0, learnerIds: [...this.joined, ...this.dropped.keys()] })
         .catch(() => undefined);
     }
   }
@@ -175,9 +183,12 @@ export class TrainingRun {
   private async train(): Promise<void> {
     const { config } = this.settings;
     const all = config.learners;
-    await this.signal.until(() => this.joined.size >= all, this.settings.joinTimeoutMs, this.abort.signal);
+    // Every learner has either joined or failed, or the join timeout passed.
+    await this.signal.until(() => this.joined.size + this.dropped.size >= all, this.settings.joinTimeoutMs, this.abort.signal);
     if (this.joined.size < config.minLearnersPerRound) {
-      throw new TrainingFailedError(`only ${this.joined.size} of ${config.minLearnersPerRound} required learners joined in time`);
+      throw new TrainingFailedError(
+        `only ${this.joined.size} of ${config.minLearnersPerRound} required learners joined${this.droppedReasons()}`,
+      );
     }
     await this.ports.trainingStarted([...this.joined].sort());
     await this.initialise();
@@ -204,11 +215,14 @@ export class TrainingRun {
   /** Initial weights come from one learner, so that every learner starts from the same model. */
   private async initialise(): Promise<void> {
     for (const learnerId of [...this.joined].sort()) {
+      if (!this.joined.has(learnerId)) continue; // dropped while an earlier one was asked
       const task = await this.open('init', 0, [learnerId], { uploadUrl: true });
-      if (await this.signal.until(() => task.answered.size === 1, this.roundTimeoutMs(), this.abort.signal)) return;
+      await this.signal.until(() => this.allAnswered(task), this.roundTimeoutMs(), this.abort.signal);
+      if (task.answered.has(learnerId)) return;
+      // A slow learner may still be fine for training rounds: ask the next one, drop nobody.
       this.logger.warn(`${learnerId} sent no initial weights in time; asking another learner`);
     }
-    throw new TrainingFailedError('no learner sent initial weights');
+    throw new TrainingFailedError(`no learner sent initial weights${this.droppedReasons()}`);
   }
 
   private async fitRound(round: number): Promise<FitResult[]> {
@@ -218,7 +232,7 @@ export class TrainingRun {
     await this.signal.until(() => this.allAnswered(task), this.roundTimeoutMs(), this.abort.signal);
     if (this.sum!.count < this.settings.config.minLearnersPerRound) {
       throw new TrainingFailedError(
-        `round ${round}: ${this.sum!.count} update(s) arrived, ${this.settings.config.minLearnersPerRound} required`,
+        `round ${round}: ${this.sum!.count} update(s) arrived, ${this.settings.config.minLearnersPerRound} required${this.droppedReasons()}`,
       );
     }
     this.dropSilent(task);
@@ -233,7 +247,7 @@ export class TrainingRun {
     this.evalResults = [];
     const task = await this.open('evaluate', round, [...this.joined], { modelUrl: true });
     await this.signal.until(() => this.allAnswered(task), this.roundTimeoutMs(), this.abort.signal);
-    if (this.evalResults.length === 0) throw new TrainingFailedError(`round ${round}: no learner evaluated the model`);
+    if (this.evalResults.length === 0) throw new TrainingFailedError(`round ${round}: no learner evaluated the model${this.droppedReasons()}`);
     return weightedMean(this.evalResults);
   }
 
@@ -251,6 +265,12 @@ export class TrainingRun {
       hyperparameters: this.settings.config.hyperparameters,
     });
     return task;
+  }
+
+  /** `; learner-1: <why>, …` so a failure names what went wrong on the learners. */
+  private droppedReasons(): string {
+    if (this.dropped.size === 0) return '';
+    return `; ${[...this.dropped].map(([id, why]) => `${id}: ${why}`).join('; ')}`;
   }
 
   private allAnswered(task: OpenTask): boolean {

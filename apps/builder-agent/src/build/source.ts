@@ -24,10 +24,12 @@ export async function resolveSource(url: string, ref: string | undefined, timeou
   }
   if (ref && SHA.test(ref)) return { kind: 'git', url, commit: ref };
   const wanted = ref ?? 'HEAD';
-  const { stdout } = await git(['ls-remote', '--', url, wanted], timeoutMs, 'fetch');
+  // `<ref>^{}` too: a pattern alone does not list the peeled line, i.e. the commit of an annotated tag.
+  const { stdout } = await git(['ls-remote', '--', url, wanted, `${wanted}^{}`], timeoutMs, 'fetch');
   // ls-remote may list a branch and a tag of that name; prefer the exact ref, then peeled tags.
   const lines = stdout.trim().split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]);
   const match =
+    lines.find(([, name]) => name === `${wanted}^{}`) ?? // a fully qualified annotated tag: its commit
     lines.find(([, name]) => name === wanted || name === `refs/heads/${wanted}`) ??
     lines.find(([, name]) => name === `refs/tags/${wanted}^{}`) ??
     lines.find(([, name]) => name === `refs/tags/${wanted}`);

@@ -102,7 +102,8 @@ export class ResourcesDto {
 export class CreateProjectDto {
   @ApiPropertyOptional({ description: 'Lowercase letters, digits and dashes; defaults to the repo name', example: 'digits' })
   @IsOptional()
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'name must be 1-63 lowercase letters, digits and dashes' })
+  @MaxLength(63)
+  @Matches(/^[a-z0-9]+(-[a-z0-9]+)*$/, { message: 'name must be lowercase letters and digits, words joined by single dashes' })
   name?: string;
 
   @ApiProperty({ type: RepoDto })

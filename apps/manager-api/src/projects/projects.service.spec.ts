@@ -1,4 +1,4 @@
-import { nameFromRepoUrl } from './projects.service';
+import { repoSlug as nameFromRepoUrl } from '@flops/contracts';
 
 /** A repository path component as OCI registries (and the build.requested contract) accept it. */
 const REGISTRY_COMPONENT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { createHash, randomBytes } from 'node:crypto';
-import { Topics, TrainingConfig } from '@flops/contracts';
+import { randomBytes } from 'node:crypto';
+import { Topics, TrainingConfig, repoSlug } from '@flops/contracts';
 import { ProjectState, isTerminal } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
 import { DeploymentStore, ProjectStore } from '@flops/models';
@@ -25,7 +25,7 @@ export class ProjectsService {
     const id = newProjectId();
     const project = await this.store.create({
       _id: id,
-      name: request.name ?? nameFromRepoUrl(request.repo.url),
+      name: request.name ?? repoSlug(request.repo.url),
       state: ProjectState.SUBMITTED,
       repo: { url: request.repo.url, ...(request.repo.ref ? { ref: request.repo.ref } : {}) },
       training,
@@ -80,12 +80,4 @@ export class ProjectsService {
 /** Short, URL-, topic- and registry-safe. */
 function newProjectId(): string {
   return `p${randomBytes(8).toString('hex')}`;
-}
-
-/** `https://host/org/Digits-TFJS.git` → `digits-tfjs`. */
-export function nameFromRepoUrl(url: string): string {
-  const last = url.replace(/[\\/]+$/, '').split(/[\\/:]/).pop() ?? '';
-  // Shorten before trimming dashes, so a cut never leaves a trailing dash (invalid in registry paths).
-  const slug = last.replace(/\.git$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 50).replace(/^-+|-+$/g, '');
-  return slug || `repo-${createHash('sha256').update(url).digest('hex').slice(0, 8)}`;
 }

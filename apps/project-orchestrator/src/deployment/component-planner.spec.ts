@@ -146,7 +146,7 @@ describe('ComponentPlanner.plan', () => {
     const [aggregator] = other.plan(project);
     expect(aggregator.image).toBe('acme/aggregator:2.3.4');
     expect(aggregator.env.FLOPS_MODEL_REPOSITORY).toBe('acme/models/pa1b2c3d4e5f6a7b8');
-    expect(other.learnerImageRepository(project)).toBe('acme/learners/digits');
+    expect(other.learnerImageRepository(project)).toMatch(/^acme\/learners\/[a-z0-9-]+-[0-9a-f]{8}$/);
   });
 
   it('is pure: planning twice gives the same specs and leaves the project untouched', () => {
@@ -176,8 +176,12 @@ describe('ComponentPlanner.plan', () => {
 describe('ComponentPlanner repositories', () => {
   const planner = new ComponentPlanner(someSettings());
 
-  it('names the learner image repository after the project', () => {
-    expect(planner.learnerImageRepository(aProject({ name: 'mnist-cnn' }))).toBe('flops/learners/mnist-cnn');
+  it('names the learner image repository after the repo, not the project, so projects share images', () => {
+    const repo = { url: 'https://git.example/org/MNIST-CNN.git' };
+    const a = planner.learnerImageRepository(aProject({ name: 'first', repo }));
+    expect(a).toMatch(/^flops\/learners\/mnist-cnn-[0-9a-f]{8}$/);
+    expect(planner.learnerImageRepository(aProject({ name: 'second', repo }))).toBe(a);
+    expect(planner.learnerImageRepository(aProject({ repo: { url: 'https://other.example/x/MNIST-CNN.git' } }))).not.toBe(a);
   });
 
   it('lower-cases the project id for the model repository (registry names are lower case)', () => {

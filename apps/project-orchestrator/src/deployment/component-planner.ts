@@ -1,3 +1,4 @@
+import { learnerImageRepository } from '@flops/contracts';
 import { ProjectRecord } from '@flops/models';
 import { ComponentSpec } from './deployment-driver';
 
@@ -15,7 +16,7 @@ export class ComponentPlanner {
   constructor(private readonly settings: PlannerSettings) {}
 
   learnerImageRepository(project: ProjectRecord): string {
-    return `${this.settings.registryNamespace}/learners/${project.name}`;
+    return learnerImageRepository(this.settings.registryNamespace, project.repo.url);
   }
 
   modelRepository(project: ProjectRecord): string {

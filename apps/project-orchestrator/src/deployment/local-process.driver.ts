@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeploymentModel, DeploymentRecord } from '@flops/models';
@@ -135,7 +135,8 @@ export class LocalProcessDriver extends DeploymentDriver {
       for (const record of running) {
         if (this.children.has(record._id) || this.stopping.has(record._id)) continue;
         if (isAlive(record.handle.pid, record.handle.startTicks)) continue;
-        await this.markEnded(record._id, 'exited', null, null);
+        // Not recorded: it was stopped (by undeploy) between the query and now, which is no exit to report.
+        if (!(await this.markEnded(record._id, 'exited', null, null))) continue;
         this.emit({ projectId: record.projectId, component: record.component, kind: kindOf(record.component), exitCode: null, signal: null });
       }
     } catch (error) {
@@ -146,8 +147,14 @@ export class LocalProcessDriver extends DeploymentDriver {
   private async exited(id: string, spec: ComponentSpec, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     this.children.delete(id);
     if (this.stopping.has(id)) return; // undeploy records the stop itself
+    // The exit event of a child that undeploy killed can come after the stop was recorded (and
+    // `stopping` cleared): markEnded then changes nothing, and it is no exit to report.
+    const recorded = await this.markEnded(id, 'exited', code, signal).catch((e) => {
+      this.logger.warn(`could not record exit of ${id}: ${String(e)}`);
+      return true;
+    });
+    if (!recorded) return;
     this.logger.log(`${id} exited (code ${code}, signal ${signal})`);
-    await this.markEnded(id, 'exited', code, signal).catch((e) => this.logger.warn(`could not record exit of ${id}: ${String(e)}`));
     this.emit({ projectId: spec.projectId, component: spec.component, kind: spec.kind, exitCode: code, signal });
   }
 
@@ -162,11 +169,13 @@ export class LocalProcessDriver extends DeploymentDriver {
       if (pid && isAlive(pid, startTicks)) {
         signalGroup(pid, 'SIGTERM');
         const deadline = Date.now() + (this.settings.stopTimeoutMs ?? 5000);
-        while (isAlive(pid, startTicks) && Date.now() < deadline) await sleep(100);
-        if (isAlive(pid, startTicks)) {
+        // Wait for the whole group: what the component spawned may outlive it (e.g. ignoring SIGTERM).
+        const running = () => isAlive(pid, startTicks) || groupAlive(pid);
+        while (running() && Date.now() < deadline) await sleep(100);
+        if (running()) {
           this.logger.warn(`${record._id} ignored SIGTERM; killing it`);
           signalGroup(pid, 'SIGKILL');
-          while (isAlive(pid, startTicks)) await sleep(50);
+          while (running()) await sleep(50);
         }
       }
       await this.markEnded(record._id, 'stopped', null, null);
@@ -176,10 +185,12 @@ export class LocalProcessDriver extends DeploymentDriver {
     }
   }
 
-  private async markEnded(id: string, status: 'stopped' | 'exited', code: number | null, signal: string | null): Promise<void> {
-    await this.deployments
+  /** False if the component was no longer recorded as running (someone else recorded its end). */
+  private async markEnded(id: string, status: 'stopped' | 'exited', code: number | null, signal: string | null): Promise<boolean> {
+    const result = await this.deployments
       .updateOne({ _id: id, status: 'running' }, { $set: { status, exitCode: code, exitSignal: signal, endedAt: new Date() } })
       .exec();
+    return result.matchedCount > 0;
   }
 }
 
@@ -197,6 +208,27 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
       /* already gone */
     }
   }
+}
+
+/** Whether a live (non-zombie) process is still in process group `pgid` (scans /proc). */
+function groupAlive(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return false;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') return true;
+    } catch {
+      /* ended meanwhile */
+    }
+  }
+  return false;
 }
 
 /** Field 22 of /proc/<pid>/stat: when the process started. Tells a reused pid from ours. */

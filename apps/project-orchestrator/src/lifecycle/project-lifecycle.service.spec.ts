@@ -355,13 +355,6 @@ describe('ProjectLifecycleService: transitions', () => {
     expect(effects.entered).toHaveLength(0);
     expect(publisher.calls).toHaveLength(0);
   });
-
-  it('isTerminal reflects the record state', () => {
-    const { service } = setup();
-    expect(service.isTerminal(aProject({ state: S.TRAINING }))).toBe(false);
-    expect(service.isTerminal(aProject({ state: S.COMPLETED }))).toBe(true);
-    expect(service.isTerminal(aProject({ state: S.CANCELLED }))).toBe(true);
-  });
 });
 
 describe('ProjectLifecycleService: duplicates and concurrency', () => {

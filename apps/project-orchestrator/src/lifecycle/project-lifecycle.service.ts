@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ProjectState, StateDeadlines, decide, deadlineFor, isTerminal } from '@flops/lifecycle';
+import { ProjectState, StateDeadlines, decide, deadlineFor } from '@flops/lifecycle';
 import { ProjectChange, ProjectRecord, ProjectStore } from '@flops/models';
 import { ProjectEvent } from './project-events';
 import { StateEffects } from './state-effects';
@@ -28,12 +28,22 @@ export class ProjectLifecycleService {
   private readonly queues = new Map<string, Promise<unknown>>();
 
   handle(projectId: string, event: ProjectEvent): Promise<ProjectRecord | null> {
+    return this.enqueue(projectId, () => this.apply(projectId, event));
+  }
+
+  /** Run the effect of the state a project is in again (after a restart). */
+  resume(project: ProjectRecord): Promise<ProjectRecord | null> {
+    return this.enqueue(project._id, () => this.enter(project));
+  }
+
+  private enqueue<T>(projectId: string, work: () => Promise<T>): Promise<T> {
     const previous = this.queues.get(projectId) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.apply(projectId, event));
+    const next = previous.catch(() => undefined).then(work);
     this.queues.set(projectId, next);
-    void next.finally(() => {
+    const forget = (): void => {
       if (this.queues.get(projectId) === next) this.queues.delete(projectId);
-    }).catch(() => undefined);
+    };
+    next.then(forget, forget);
     return next;
   }
 
@@ -70,30 +80,22 @@ export class ProjectLifecycleService {
       if (!updated) continue;
       this.logger.log(`${projectId}: ${project.state} → ${to}${decision.reason ? ` (${decision.reason})` : ''}`);
       await this.publisher.stateChanged(updated, project.state, decision.reason);
-      await this.enter(updated);
-      return updated;
+      // The effect may move the project on (a follow-up or a failure): answer with where it is now.
+      return (await this.enter(updated)) ?? updated;
     }
     throw new Error(`project ${projectId}: gave up after ${MAX_CONFLICT_RETRIES} conflicting updates`);
   }
 
-  /** Run the effect of the state a project is in again (after a restart). */
-  resume(project: ProjectRecord): Promise<void> {
-    const previous = this.queues.get(project._id) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.enter(project));
-    this.queues.set(project._id, next);
-    return next;
-  }
-
   /** Run the effect of the state a project just entered; follow-ups are applied in the same turn. */
-  private async enter(project: ProjectRecord): Promise<void> {
+  private async enter(project: ProjectRecord): Promise<ProjectRecord | null> {
     try {
       const followUp = await this.effects.onEnter(project);
-      if (followUp) await this.apply(project._id, followUp);
+      return followUp ? await this.apply(project._id, followUp) : null;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.error(`${project._id}: effect of ${project.state} failed: ${reason}`);
       const failure = this.failureEventFor(project.state, reason);
-      if (failure) await this.apply(project._id, failure);
+      return failure ? await this.apply(project._id, failure) : null;
     }
   }
 
@@ -132,9 +134,5 @@ export class ProjectLifecycleService {
   private deadlinesOf(project: ProjectRecord): StateDeadlines {
     const perRound = project.training.roundTimeoutSeconds * 1000 * 3;
     return { ...this.deadlines, [ProjectState.TRAINING]: Math.max(this.deadlines[ProjectState.TRAINING], perRound) };
-  }
-
-  isTerminal(project: ProjectRecord): boolean {
-    return isTerminal(project.state);
   }
 }
