@@ -2,42 +2,17 @@
  * ProjectStore against the real MongoDB-wire database (FerretDB from tools/infra.sh), in a
  * database of its own that is dropped at the end.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from 'mongoose';
 import { ProjectState } from '@flops/lifecycle';
-import { WORKSPACE_ROOT, infraEnv } from '@flops/testing';
+import { infraEnv } from '@flops/testing';
 import { connectDatabase } from './connection';
 import { projectModel, RoundRecord } from './project.model';
 import { NewProject, ProjectStore } from './project.store';
 
 const RUN = randomBytes(5).toString('hex');
 const MONGO_URL = infraEnv().MONGO_URL;
-
-/**
- * KNOWN BUG (reported, not fixable in FLOps code): FerretDB 1.x — what tools/infra.sh runs —
- * executes findAndModify/update as "query, then write the whole document back by _id" without
- * re-checking the filter (FerretDB issue #3040; internal/handler/common/update.go →
- * backends/sqlite UpdateAll). ProjectStore.apply's version guard is therefore not atomic there:
- * concurrent writers with the same expected version can all "win" and overwrite each other.
- * On such a backend the race tests are expected to fail (it.failing) and flip once it is fixed;
- * on MongoDB (or a FerretDB that is atomic) they must pass.
- */
-const FERRETDB_VERSION = ferretDbVersion(MONGO_URL);
-const raceTest = FERRETDB_VERSION?.startsWith('v1.') ? it.failing : it;
-
-/** buildInfo.ferretdbVersion of the server (synchronously: tests are declared synchronously). */
-function ferretDbVersion(url: string): string | null {
-  const script =
-    "const { MongoClient } = require('mongodb');" +
-    'MongoClient.connect(process.argv[1], { serverSelectionTimeoutMS: 10000 }).then(async (c) => {' +
-    "  const info = await c.db('admin').command({ buildInfo: 1 });" +
-    "  process.stdout.write(String(info.ferretdbVersion ?? ''));" +
-    '  await c.close();' +
-    '});';
-  return execFileSync(process.execPath, ['-e', script, url], { cwd: WORKSPACE_ROOT, encoding: 'utf8', timeout: 20_000 }) || null;
-}
 const DB_NAME = `flops_int_store_${RUN}`;
 
 let seq = 0;
@@ -238,13 +213,29 @@ describe('ProjectStore (real database)', () => {
       expect(before).toMatchObject({ version: 1, name: 'first', state: ProjectState.SUBMITTED, rounds: [] });
     });
 
+    it('finishes a write whose writer died after claiming the version (the next reader completes it)', async () => {
+      const p = await store.create(newProject());
+      // A writer claimed version 1 and died before writing the project: only its claim exists.
+      const fields = { state: ProjectState.IMAGE_CHECK, version: 1, updatedAt: new Date(), history: [...p.history, { from: ProjectState.SUBMITTED, to: ProjectState.IMAGE_CHECK, at: new Date(), event: 'start' }] };
+      await connection.collection('project_versions').insertOne({ _id: `${p._id}:1` as never, projectId: p._id, version: 1, fields, at: new Date() });
+      expect((await projectModel(connection).findById(p._id).lean().exec())!.version).toBe(0);
+
+      const seen = await store.get(p._id);
+      expect(seen).toMatchObject({ version: 1, state: ProjectState.IMAGE_CHECK });
+      expect(seen!.history.map((h) => h.event)).toEqual(['submitted', 'start']);
+      // and the version it finished cannot be claimed again
+      expect(await store.apply(p._id, 0, { set: { name: 'late' } })).toBeNull();
+      expect((await store.apply(p._id, 1, { set: { name: 'next' } }))!.version).toBe(2);
+      expect((await store.versions(p._id)).map((v) => v.version)).toEqual([1, 2]);
+    });
+
     it('returns null for an unknown project and does not create one', async () => {
       expect(await store.apply(`missing-${RUN}`, 0, { set: { name: 'ghost' } })).toBeNull();
       expect(await store.get(`missing-${RUN}`)).toBeNull();
     });
 
     // Several trials, so that a non-atomic compare-and-set shows reliably rather than by luck.
-    raceTest('of N concurrent writers with the same expected version exactly one wins', async () => {
+    it('of N concurrent writers with the same expected version exactly one wins', async () => {
       const N = 12;
       const badTrials: string[] = [];
       for (let trial = 0; trial < 10; trial++) {
@@ -269,7 +260,7 @@ describe('ProjectStore (real database)', () => {
       expect(badTrials).toEqual([]);
     });
 
-    raceTest('concurrent writers that each re-read and retry all land, none is lost', async () => {
+    it('concurrent writers that each re-read and retry all land, none is lost', async () => {
       const writers = 8;
       const lost: string[] = [];
       for (let trial = 0; trial < 5; trial++) {

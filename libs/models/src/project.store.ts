@@ -1,4 +1,4 @@
-import { Connection } from 'mongoose';
+import { Connection, Model, Schema } from 'mongoose';
 import { ProjectState, TERMINAL_STATES } from '@flops/lifecycle';
 import { HistoryEntry, ProjectModel, ProjectRecord, RoundRecord, projectModel } from './project.model';
 
@@ -11,17 +11,49 @@ export interface ProjectChange {
   appendHistory?: HistoryEntry;
 }
 
+/**
+ * One entry per project version, keyed `<projectId>:<version>`. Inserting it is how a writer
+ * claims the next version: a unique key is atomic on every MongoDB-wire server, whereas a
+ * filtered update is not on all of them (FerretDB 1.x reads, then writes by _id without
+ * re-checking the filter). The entry holds the whole write, so if its writer dies before
+ * updating the project, the next reader finishes the job.
+ */
+interface VersionClaim {
+  _id: string;
+  projectId: string;
+  version: number;
+  fields: Record<string, unknown>;
+  at: Date;
+}
+
+const claimSchema = new Schema<VersionClaim>(
+  {
+    _id: { type: String, required: true },
+    projectId: { type: String, required: true, index: true },
+    version: { type: Number, required: true },
+    fields: { type: Schema.Types.Mixed, required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false, minimize: false },
+);
+
 const NON_TERMINAL = Object.values(ProjectState).filter((s) => !TERMINAL_STATES.has(s));
+const DUPLICATE_KEY = 11000;
 
 /**
- * All access to stored projects. Every write is a single-document update guarded by `version`,
- * so it needs no transactions and two writers can never both win.
+ * All access to stored projects. A change is applied only to the version it was decided on and
+ * needs no transactions: claim the next version (unique insert), then write the new fields —
+ * a write that is idempotent, so finishing an interrupted one twice does no harm.
  */
 export class ProjectStore {
   private readonly model: ProjectModel;
+  private readonly claims: Model<VersionClaim>;
 
   constructor(connection: Connection) {
     this.model = projectModel(connection);
+    this.claims =
+      (connection.models.ProjectVersion as Model<VersionClaim> | undefined) ??
+      connection.model<VersionClaim>('ProjectVersion', claimSchema, 'project_versions');
   }
 
   async create(project: NewProject): Promise<ProjectRecord> {
@@ -30,8 +62,16 @@ export class ProjectStore {
     return created.toObject();
   }
 
+  /** The project at its latest version (finishing a write whose writer died half-way). */
   async get(id: string): Promise<ProjectRecord | null> {
-    return this.model.findById(id).lean<ProjectRecord>().exec();
+    let project = await this.model.findById(id).lean<ProjectRecord>().exec();
+    while (project) {
+      const pending = await this.claims.findById(`${id}:${project.version + 1}`).lean<VersionClaim>().exec();
+      if (!pending) return project;
+      await this.write(id, pending.fields);
+      project = await this.model.findById(id).lean<ProjectRecord>().exec();
+    }
+    return null;
   }
 
   async list(filter: { state?: ProjectState; limit: number; skip: number }): Promise<{ items: ProjectRecord[]; total: number }> {
@@ -43,18 +83,32 @@ export class ProjectStore {
     return { items, total };
   }
 
-  /** Apply `change` if the stored version is still `expectedVersion`; null means someone was faster. */
+  /** Apply `change` if the project is still at `expectedVersion`; null means someone was faster. */
   async apply(id: string, expectedVersion: number, change: ProjectChange): Promise<ProjectRecord | null> {
-    const update: Record<string, unknown> = { $inc: { version: 1 } };
-    if (change.set && Object.keys(change.set).length) update.$set = change.set;
-    const push: Record<string, unknown> = {};
-    if (change.appendRound) push.rounds = change.appendRound;
-    if (change.appendHistory) push.history = change.appendHistory;
-    if (Object.keys(push).length) update.$push = push;
-    return this.model
-      .findOneAndUpdate({ _id: id, version: expectedVersion }, update, { returnDocument: 'after' })
-      .lean<ProjectRecord>()
-      .exec();
+    const current = await this.get(id);
+    if (!current || current.version !== expectedVersion) return null;
+    const next = expectedVersion + 1;
+    const fields: Record<string, unknown> = {
+      ...change.set,
+      version: next,
+      updatedAt: new Date(),
+      ...(change.appendRound ? { rounds: [...current.rounds, change.appendRound] } : {}),
+      ...(change.appendHistory ? { history: [...current.history, change.appendHistory] } : {}),
+    };
+    try {
+      await this.claims.create({ _id: `${id}:${next}`, projectId: id, version: next, fields, at: new Date() });
+    } catch (error) {
+      if ((error as { code?: number }).code === DUPLICATE_KEY) return null;
+      throw error;
+    }
+    await this.write(id, fields);
+    return this.model.findById(id).lean<ProjectRecord>().exec();
+  }
+
+  /** Every version a project went through, oldest first, with what each one wrote. */
+  async versions(id: string): Promise<{ version: number; at: Date; fields: Record<string, unknown> }[]> {
+    const claims = await this.claims.find({ projectId: id }).sort({ version: 1 }).lean<VersionClaim[]>().exec();
+    return claims.map(({ version, at, fields }) => ({ version, at, fields }));
   }
 
   async unfinished(): Promise<ProjectRecord[]> {
@@ -79,6 +133,16 @@ export class ProjectStore {
   }
 
   async markCleanedUp(id: string): Promise<void> {
-    await this.model.updateOne({ _id: id }, { $set: { cleanedUpAt: new Date() } }).exec();
+    await this.model.updateOne({ _id: id }, { $set: { cleanedUpAt: new Date() } }, { timestamps: false }).exec();
+  }
+
+  /**
+   * The claimed version's fields, written as a whole. Only the claim's owner (or someone finishing
+   * its write) gets here, so the write cannot race another version; it only moves forward.
+   */
+  private async write(id: string, fields: Record<string, unknown>): Promise<void> {
+    await this.model
+      .updateOne({ _id: id, version: { $lt: fields.version as number } }, { $set: fields }, { timestamps: false })
+      .exec();
   }
 }
