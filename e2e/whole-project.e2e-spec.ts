@@ -61,6 +61,8 @@ describe('a FLOps project, end to end', () => {
 
   /** Every component a project started has ended, and the driver recorded it. */
   async function expectNothingRunning(projectId: string): Promise<void> {
+    // The clean-up runs right after the terminal state is written; give it a moment.
+    await waitUntil(async () => (await deploymentModel(db).countDocuments({ projectId, status: 'running' })) === 0);
     const deployments = await deploymentModel(db).find({ projectId }).lean<DeploymentRecord[]>().exec();
     for (const d of deployments) {
       expect(d.status).not.toBe('running');
@@ -153,6 +155,44 @@ describe('a FLOps project, end to end', () => {
     }
   });
 
+  it('fails with the user code\'s own error when the model manager cannot be created', async () => {
+    const throwing = exampleRepoCopy({
+      change: (dir) =>
+        writeFileSync(
+          join(dir, 'model_manager.js'),
+          "exports.createModelManager = async () => { throw new Error('cannot find my data shard'); };\n",
+        ),
+    });
+    try {
+      const submitted = await api.submit({ repo: { url: throwing.dir }, training: training({ learners: 2 }) });
+      const project = await api.waitForEnd(submitted.id, 90_000);
+      expect(project.state).toBe('FAILED');
+      expect(project.failure!.stage).toMatch(/deployment|training/);
+      expect(project.failure!.reason).toMatch(/cannot find my data shard/);
+      await expectNothingRunning(project.id);
+    } finally {
+      throwing.remove();
+    }
+  });
+
+  it('goes on without a learner that dies mid-training when the rest are enough', async () => {
+    const submitted = await api.submit({
+      repo: { url: repo.dir },
+      training: training({ rounds: 30, learners: 3, minLearnersPerRound: 2, hyperparameters: { epochs: 1 } }),
+    });
+    await api.waitFor(submitted.id, (p) => p.state === 'TRAINING' && p.rounds.length >= 2, 90_000);
+    const victim = await deploymentModel(db).findById(`${submitted.id}/learner-1`).lean<DeploymentRecord>().exec();
+    process.kill(victim!.handle.pid!, 'SIGKILL');
+
+    const project = await api.waitForEnd(submitted.id, 120_000);
+    expect(project.state).toBe('COMPLETED');
+    expect(project.rounds).toHaveLength(30);
+    expect(project.rounds[0].learners).toBe(3);
+    expect(project.rounds.at(-1)!.learners).toBe(2); // the rounds after the loss went on with two
+    expect(project.finalMetrics!.accuracy).toBeGreaterThan(0.85);
+    await expectNothingRunning(project.id);
+  });
+
   it('answers 400 with the offending fields to invalid input and stores nothing; 404 for unknown ids', async () => {
     const before = (await api.request('GET', '/api/projects?limit=500')).json.total as number;
     const cases: [unknown, RegExp][] = [
@@ -209,8 +249,6 @@ describe('a FLOps project, end to end', () => {
     const project = await api.waitForEnd(submitted.id, 30_000);
     expect(project.state).toBe('CANCELLED');
     expect(project.history.at(-1)).toMatchObject({ to: 'CANCELLED', reason: 'enough' });
-    await api.waitFor(submitted.id, () => true); // let the clean-up land
-    await waitUntil(async () => (await deploymentModel(db).countDocuments({ projectId: project.id, status: 'running' })) === 0);
     await expectNothingRunning(project.id);
     expect((await api.request('POST', `/api/projects/${submitted.id}/cancel`, {})).status).toBe(409);
   });

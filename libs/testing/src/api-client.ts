@@ -6,7 +6,7 @@ export interface ProjectJson {
   state: string;
   version: number;
   image?: { reference: string; digest: string; cacheHit: boolean; sourceRevision: string };
-  rounds: { round: number; evalMetrics: Record<string, number>; trainMetrics: Record<string, number> }[];
+  rounds: { round: number; learners: number; evalMetrics: Record<string, number>; trainMetrics: Record<string, number> }[];
   finalMetrics?: Record<string, number>;
   model?: { reference: string; digest: string; sizeBytes: number };
   failure?: { stage: string; reason: string };
