@@ -9,7 +9,7 @@ import { RegistryClient, parseImageReference, pullArtifact } from '@flops/oci-re
 import { decodeTensors } from '@flops/tensor-codec';
 import { ApiClient, PlatformUnderTest, exampleRepoCopy, infraEnv } from '@flops/testing';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { runCentralised } = require('../examples/digits-tfjs/centralised.js') as {
   runCentralised(o: { epochs: number; seed: number }): Promise<{ accuracy: number }>;
 };
@@ -53,7 +53,7 @@ describe('a FLOps project, end to end', () => {
     const state = expect.getState();
     if (state.assertionCalls !== state.numPassingAsserts) {
       for (const svc of ['project-orchestrator', 'builder-agent', 'manager-api']) {
-        // eslint-disable-next-line no-console
+         
         console.log(`---- ${svc} log (tail)\n${platform.log(svc).split('\n').slice(-40).join('\n')}`);
       }
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, starts the real infrastructure (Mosquitto,
-# registry, FerretDB) and runs the type check, unit, integration and end-to-end tests.
+# registry, FerretDB) and runs the type check, lint, unit, integration and end-to-end tests.
 # Ends with one line "N passed, N failed".
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,8 +12,9 @@ bash tools/infra.sh up
 # shellcheck disable=SC1091
 . .flops/infra/env
 
-echo "== type check"
+echo "== type check and lint"
 npx tsc -p tsconfig.json --noEmit
+npx eslint . --max-warnings 0
 
 results=.flops/test-results
 rm -rf "$results" && mkdir -p "$results"

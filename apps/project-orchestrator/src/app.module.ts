@@ -1,5 +1,6 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Connection } from 'mongoose';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig } from '@flops/config';
 import { DEFAULT_DEADLINES, StateDeadlines } from '@flops/lifecycle';
@@ -55,7 +56,7 @@ export function parseDeadlines(overrides: string | undefined): StateDeadlines {
           mqttUrl: c.FLOPS_MQTT_URL,
           registryUrl: c.FLOPS_REGISTRY_URL,
           registryNamespace: c.FLOPS_REGISTRY_NAMESPACE,
-          runtimeVersion: (require(resolve(WORKSPACE_ROOT, 'package.json')) as { version: string }).version,
+          runtimeVersion: (JSON.parse(readFileSync(resolve(WORKSPACE_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
           logLevel: c.FLOPS_LOG_LEVEL,
         }),
     },

@@ -348,7 +348,13 @@ describe('reachableFrom', () => {
     for (const start of NON_TERMINAL) {
       const seen = new Set<ProjectState>([start]);
       const queue = [start];
-      while (queue.length) for (const next of reachableFrom(queue.shift()!)) if (!seen.has(next)) seen.add(next), queue.push(next);
+      while (queue.length) {
+        for (const next of reachableFrom(queue.shift()!)) {
+          if (seen.has(next)) continue;
+          seen.add(next);
+          queue.push(next);
+        }
+      }
       expect(seen.has(S.COMPLETED)).toBe(true);
     }
   });

@@ -45,7 +45,8 @@ export class DropInvalidMessagesFilter implements RpcExceptionFilter<unknown> {
   catch(error: unknown, host: ArgumentsHost): Observable<never> {
     const topic = host.getType() === 'rpc' ? host.switchToRpc().getContext<MqttContext>().getTopic?.() : undefined;
     if (error instanceof InvalidMessageError) {
-      const empty = host.switchToRpc().getContext<MqttContext>().getPacket?.()?.payload?.length === 0;
+      const payload: unknown = host.switchToRpc().getContext<MqttContext>().getPacket?.()?.payload;
+      const empty = Buffer.isBuffer(payload) && payload.length === 0;
       // An empty payload is a cleared retained message, not a fault.
       if (!empty) this.logger.warn(`dropped ${error.message}`);
     } else {

@@ -92,7 +92,7 @@ describe('ProjectStore (real database)', () => {
       expect(stored!.training).toEqual(input.training);
       expect(stored!.resources).toEqual({ cpus: 1, memoryMiB: 512 });
       expect(stored!.deadlineAt).toEqual(input.deadlineAt);
-      expect(stored!.history).toEqual([{ from: null, to: ProjectState.SUBMITTED, at: created.history[0]!.at, event: 'submitted' }]);
+      expect(stored!.history).toEqual([{ from: null, to: ProjectState.SUBMITTED, at: created.history[0].at, event: 'submitted' }]);
       expect(stored!.createdAt).toBeInstanceOf(Date);
       expect(stored!.updatedAt).toBeInstanceOf(Date);
       expect(stored!.cleanedUpAt).toBeUndefined();
@@ -135,7 +135,7 @@ describe('ProjectStore (real database)', () => {
       expect(total).toBe(6);
       expect(items.map((p) => p._id)).toEqual([...ids].reverse());
       for (let i = 1; i < items.length; i++) {
-        expect(items[i - 1]!.createdAt.getTime()).toBeGreaterThanOrEqual(items[i]!.createdAt.getTime());
+        expect(items[i - 1].createdAt.getTime()).toBeGreaterThanOrEqual(items[i].createdAt.getTime());
       }
     });
 
@@ -316,9 +316,9 @@ describe('ProjectStore (real database)', () => {
       const stored = (await store.get(p._id))!;
       expect(stored.state).toBe(ProjectState.FAILED);
       expect(stored.rounds).toEqual([r1, r2]);
-      expect(stored.rounds[0]!.trainMetrics).toEqual({ loss: 0.1, accuracy: 0.9 });
-      expect(stored.rounds[0]!.evalMetrics).toEqual({ loss: 0.25, accuracy: 0.875, 'top-5': 1 });
-      expect(stored.rounds[1]!.evalMetrics).toEqual({}); // an empty map is kept, not dropped
+      expect(stored.rounds[0].trainMetrics).toEqual({ loss: 0.1, accuracy: 0.9 });
+      expect(stored.rounds[0].evalMetrics).toEqual({ loss: 0.25, accuracy: 0.875, 'top-5': 1 });
+      expect(stored.rounds[1].evalMetrics).toEqual({}); // an empty map is kept, not dropped
       expect(stored.finalMetrics).toEqual({ loss: 0.1, accuracy: 0.9 });
       expect(stored.image).toEqual(image);
       expect(stored.model).toEqual({ reference: '127.0.0.1:5000/flops/models/x:final', digest: `sha256:${'b'.repeat(64)}`, sizeBytes: 4096 });

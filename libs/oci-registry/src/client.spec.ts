@@ -45,7 +45,7 @@ describe('RegistryClient (scripted fetch)', () => {
       'POST http://reg.test:5000/v2/r/blobs/uploads/',
       `PUT ${expectedPut}`,
     ]);
-    expect(calls[2]!.body?.equals(data)).toBe(true);
+    expect(calls[2].body?.equals(data)).toBe(true);
   });
 
   it('skips the upload when the blob exists, and reports mounts', async () => {
@@ -57,7 +57,7 @@ describe('RegistryClient (scripted fetch)', () => {
     const mount = fakeFetch(({ method }) => new Response(null, { status: method === 'HEAD' ? 404 : 201 }));
     const c2 = new RegistryClient({ url: 'http://reg.test', fetch: mount.fn });
     expect((await c2.uploadBlob('r', data, { mountFrom: 'base/img' })).status).toBe('mounted');
-    expect(mount.calls[1]!.url).toBe(`http://reg.test/v2/r/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=base%2Fimg`);
+    expect(mount.calls[1].url).toBe(`http://reg.test/v2/r/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=base%2Fimg`);
   });
 
   it('turns non-2xx answers into RegistryError with method, URL, status and registry message', async () => {
@@ -86,7 +86,7 @@ describe('RegistryClient (scripted fetch)', () => {
       url: 'http://reg.test',
       fetch: (async () => {
         throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
-      }) as typeof fetch,
+      }),
     });
     await expect(refused.ping()).rejects.toThrow(RegistryUnavailableError);
     await expect(refused.listTags('x')).rejects.toThrow(/ECONNREFUSED/);
@@ -97,7 +97,7 @@ describe('RegistryClient (scripted fetch)', () => {
       fetch: ((_: unknown, init?: RequestInit) =>
         new Promise((_resolve, reject) => {
           init?.signal?.addEventListener('abort', () => reject(init.signal!.reason));
-        })) as typeof fetch,
+        })),
     });
     await expect(slow.hasBlob('x', digest)).rejects.toThrow(/timed out after 50 ms/);
 

@@ -272,7 +272,7 @@ export class RegistryClient {
     } catch {
       throw new RegistryError('GET', url, res.status, [], `manifest is not valid JSON: ${bytes.toString('utf8', 0, 200)}`);
     }
-    const contentType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+    const contentType = (res.headers.get('content-type') ?? '').split(';')[0].trim();
     const mediaType =
       (parsed && typeof parsed === 'object' && typeof (parsed as { mediaType?: unknown }).mediaType === 'string'
         ? (parsed as { mediaType: string }).mediaType
@@ -393,5 +393,5 @@ async function readJson(res: Response, method: string, url: string, timeoutMs: n
 function nextLink(header: string | null, current: string): string | null {
   if (!header) return null;
   const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header);
-  return m ? new URL(m[1]!, current).toString() : null;
+  return m ? new URL(m[1], current).toString() : null;
 }

@@ -118,7 +118,7 @@ export async function pushImage(client: RegistryClient, repo: string, tag: strin
   const manifest: OciManifest = {
     schemaVersion: 2,
     mediaType: MediaTypes.imageManifest,
-    config: configDescriptor!,
+    config: configDescriptor,
     layers: layerDescriptors,
     ...(spec.annotations && Object.keys(spec.annotations).length > 0 ? { annotations: { ...spec.annotations } } : {}),
   };
@@ -165,7 +165,7 @@ export async function pullImageToDirectory(
   }
   for (const [i, layer] of manifest.layers.entries()) {
     const blob = await client.getBlob(repo, layer);
-    await unpackLayer(blob, destDir, { mediaType: layer.mediaType, expectedDiffId: diffIds[i]! });
+    await unpackLayer(blob, destDir, { mediaType: layer.mediaType, expectedDiffId: diffIds[i] });
   }
   return { digest, config, manifest };
 }

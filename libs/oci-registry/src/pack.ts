@@ -199,7 +199,7 @@ function header(h: { name: Buffer; mode: number; size: number; typeflag: string;
   octal(b, 329, 8, 0); // devmajor
   octal(b, 337, 8, 0); // devminor
   let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += b[i]!;
+  for (let i = 0; i < BLOCK; i++) sum += b[i];
   b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
   return b;
 }

@@ -212,10 +212,10 @@ describe(`OCI registry at ${REGISTRY_URL}`, () => {
       expect(pulled.manifest.config).toEqual(EMPTY_DESCRIPTOR);
       expect(pulled.manifest.annotations).toEqual({ 'flops.round': '3' });
       expect(pulled.blobs).toHaveLength(2);
-      expect(pulled.blobs[0]!.equals(weights)).toBe(true);
-      expect(pulled.blobs[1]!.equals(meta)).toBe(true);
-      expect(pulled.layers[0]!.annotations).toEqual({ 'org.opencontainers.image.title': 'weights.bin' });
-      expect(pulled.layers[1]!.mediaType).toBe('application/json');
+      expect(pulled.blobs[0].equals(weights)).toBe(true);
+      expect(pulled.blobs[1].equals(meta)).toBe(true);
+      expect(pulled.layers[0].annotations).toEqual({ 'org.opencontainers.image.title': 'weights.bin' });
+      expect(pulled.layers[1].mediaType).toBe('application/json');
     });
 
     it('an artifact without blobs uses the empty descriptor as its layer', async () => {
@@ -255,7 +255,7 @@ describe(`OCI registry at ${REGISTRY_URL}`, () => {
           const res = await fetch(input, init);
           if (!String(input).includes('/blobs/sha256:') || init?.method !== 'GET') return res;
           const body = Buffer.from(await res.arrayBuffer());
-          body[0] = body[0]! ^ 0xff;
+          body[0] = body[0] ^ 0xff;
           return new Response(body, { status: res.status, headers: res.headers });
         },
       });

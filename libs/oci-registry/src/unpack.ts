@@ -206,7 +206,7 @@ async function lstatOrNull(p: string) {
 async function ensureParents(root: string, parts: string[], raw: string): Promise<string> {
   let current = root;
   for (let i = 0; i < parts.length - 1; i++) {
-    current = path.join(current, parts[i]!);
+    current = path.join(current, parts[i]);
     const st = await lstatOrNull(current);
     if (st === null) {
       await mkdir(current, { mode: 0o755 });
@@ -223,7 +223,7 @@ async function ensureParents(root: string, parts: string[], raw: string): Promis
 async function existingPath(root: string, parts: string[], raw: string): Promise<string | null> {
   let current = root;
   for (let i = 0; i < parts.length - 1; i++) {
-    current = path.join(current, parts[i]!);
+    current = path.join(current, parts[i]);
     const st = await lstatOrNull(current);
     if (st === null || !st.isDirectory()) {
       if (st?.isSymbolicLink()) {

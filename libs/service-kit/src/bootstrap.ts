@@ -36,7 +36,7 @@ export async function bootstrapService(options: ServiceOptions): Promise<INestAp
 /** Run `main`, and exit non-zero with a readable message if it throws (e.g. bad configuration). */
 export function runService(main: () => Promise<unknown>): void {
   main().catch((error: unknown) => {
-    // eslint-disable-next-line no-console
+     
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   });

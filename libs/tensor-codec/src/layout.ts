@@ -64,7 +64,7 @@ export function tensorLayoutOf(tensors: readonly TensorSpec[]): TensorLayout {
       throw error instanceof TensorCodecError ? new TensorCodecError(`tensor ${JSON.stringify(name)}: ${error.message}`) : error;
     }
     // Copy so later changes to the caller's arrays cannot change a layout someone already checked against.
-    return { name, shape: [...shape] };
+    return { name, shape: [...(shape as readonly number[])] };
   });
 }
 

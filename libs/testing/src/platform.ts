@@ -85,8 +85,8 @@ export class PlatformUnderTest {
         env: this.env(service),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      child.stdout!.pipe(log);
-      child.stderr!.pipe(log);
+      child.stdout.pipe(log);
+      child.stderr.pipe(log);
       this.processes.set(service, child);
     }
     await Promise.all(services.map((s) => this.waitHealthy(s)));
@@ -120,7 +120,7 @@ export class PlatformUnderTest {
     );
   }
 
-  log(service: PlatformService | string): string {
+  log(service: string): string {
     try {
       return readFileSync(join(this.logDir, `${service}.log`), 'utf8');
     } catch {

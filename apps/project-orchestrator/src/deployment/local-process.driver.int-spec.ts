@@ -112,7 +112,7 @@ describe('LocalProcessDriver (real processes, real database)', () => {
     if (pid) seen.set(pid, processStartTicks(pid));
   };
   const record = (projectId: string, component: string) =>
-    model.findById(`${projectId}/${component}`).lean<DeploymentRecord>().exec() as Promise<DeploymentRecord | null>;
+    model.findById(`${projectId}/${component}`).lean<DeploymentRecord>().exec();
   const logOf = (projectId: string, component: string) => {
     const file = join(settings.dataDir, 'projects', projectId, `${component}.log`);
     return existsSync(file) ? readFileSync(file, 'utf8') : '';
@@ -131,7 +131,7 @@ describe('LocalProcessDriver (real processes, real database)', () => {
   }
 
   async function ready(s: ComponentSpec): Promise<ReadyInfo> {
-    const file = s.env.FAKE_READY_FILE!;
+    const file = s.env.FAKE_READY_FILE;
     await waitFor(() => existsSync(file), 20_000, `${s.projectId}/${s.component} to start (log: ${logOf(s.projectId, s.component)})`);
     const info = JSON.parse(readFileSync(file, 'utf8')) as ReadyInfo;
     track(info.pid);
@@ -276,19 +276,19 @@ describe('LocalProcessDriver (real processes, real database)', () => {
     for (const s of [...specs, other]) await driver.deploy(s);
     const [aggregator, stubborn, orphaning] = await Promise.all(specs.map(ready));
     const otherInfo = await ready(other);
-    expect(stubborn!.grandchild).toBeGreaterThan(0);
-    expect(orphaning!.grandchild).toBeGreaterThan(0);
-    expect(processGroupOf(stubborn!.grandchild!)).toBe(stubborn!.pid);
-    expect(gone(stubborn!.grandchild!)).toBe(false);
+    expect(stubborn.grandchild).toBeGreaterThan(0);
+    expect(orphaning.grandchild).toBeGreaterThan(0);
+    expect(processGroupOf(stubborn.grandchild!)).toBe(stubborn.pid);
+    expect(gone(stubborn.grandchild!)).toBe(false);
 
     const t0 = Date.now();
     await driver.undeployProject(projectId);
     const took = Date.now() - t0;
 
     // everything of the project is gone, including what the components spawned
-    for (const pid of [aggregator!.pid, stubborn!.pid, orphaning!.pid]) expect(gone(pid)).toBe(true);
-    await waitFor(() => gone(stubborn!.grandchild!), 2000, 'the stubborn component’s grandchild to go');
-    await waitFor(() => gone(orphaning!.grandchild!), 2000, 'the grandchild that ignores SIGTERM to go');
+    for (const pid of [aggregator.pid, stubborn.pid, orphaning.pid]) expect(gone(pid)).toBe(true);
+    await waitFor(() => gone(stubborn.grandchild!), 2000, 'the stubborn component’s grandchild to go');
+    await waitFor(() => gone(orphaning.grandchild!), 2000, 'the grandchild that ignores SIGTERM to go');
     expect(took).toBeGreaterThanOrEqual(STOP_TIMEOUT_MS - 50); // it waited for the grace period first
     expect(took).toBeLessThan(STOP_TIMEOUT_MS + 5000);
     expect(logOf(projectId, 'aggregator')).toContain('SIGTERM: shutting down'); // asked politely first
@@ -380,11 +380,11 @@ describe('LocalProcessDriver (real processes, real database)', () => {
     await orchestratorExited;
 
     const [aggregator, learner0, learner1] = await Promise.all(specs.map(ready));
-    for (const info of [aggregator!, learner0!, learner1!]) expect(gone(info.pid)).toBe(false);
+    for (const info of [aggregator, learner0, learner1]) expect(gone(info.pid)).toBe(false);
 
     // learner-1 dies while no orchestrator is around
-    process.kill(learner1!.pid, 'SIGKILL');
-    await waitFor(() => gone(learner1!.pid), 5000, 'learner-1 to die');
+    process.kill(learner1.pid, 'SIGKILL');
+    await waitFor(() => gone(learner1.pid), 5000, 'learner-1 to die');
 
     const restarted = new LocalProcessDriver(model, settings);
     drivers.push(restarted);
@@ -392,26 +392,26 @@ describe('LocalProcessDriver (real processes, real database)', () => {
     restarted.onExit((exit) => seenByRestarted.push(exit));
     await restarted.resume();
 
-    expect(await record(projectId, 'learner-1')).toMatchObject({ status: 'exited', handle: { pid: learner1!.pid } });
+    expect(await record(projectId, 'learner-1')).toMatchObject({ status: 'exited', handle: { pid: learner1.pid } });
     expect((await record(projectId, 'learner-1'))!.endedAt).toBeInstanceOf(Date);
-    expect(await record(projectId, 'aggregator')).toMatchObject({ status: 'running', handle: { pid: aggregator!.pid } });
-    expect(await record(projectId, 'learner-0')).toMatchObject({ status: 'running', handle: { pid: learner0!.pid } });
-    expect(gone(aggregator!.pid)).toBe(false);
-    expect(gone(learner0!.pid)).toBe(false);
+    expect(await record(projectId, 'aggregator')).toMatchObject({ status: 'running', handle: { pid: aggregator.pid } });
+    expect(await record(projectId, 'learner-0')).toMatchObject({ status: 'running', handle: { pid: learner0.pid } });
+    expect(gone(aggregator.pid)).toBe(false);
+    expect(gone(learner0.pid)).toBe(false);
 
     // deploying an adopted, running component is still a no-op
-    await restarted.deploy(specs[0]!);
-    expect((await record(projectId, 'aggregator'))!.handle.pid).toBe(aggregator!.pid);
+    await restarted.deploy(specs[0]);
+    expect((await record(projectId, 'aggregator'))!.handle.pid).toBe(aggregator.pid);
 
     // an adopted component that dies later is noticed by polling (its exit code is unknowable)
-    process.kill(learner0!.pid, 'SIGKILL');
+    process.kill(learner0.pid, 'SIGKILL');
     await waitFor(() => seenByRestarted.length > 0, 5000, 'the adopted learner’s exit to be noticed');
     expect(seenByRestarted).toEqual([{ projectId, component: 'learner-0', kind: 'learner', exitCode: null, signal: null }]);
     expect(await record(projectId, 'learner-0')).toMatchObject({ status: 'exited' });
 
     // the new instance stops what the old one started
     await restarted.undeployProject(projectId);
-    expect(gone(aggregator!.pid)).toBe(true);
+    expect(gone(aggregator.pid)).toBe(true);
     expect(await record(projectId, 'aggregator')).toMatchObject({ status: 'stopped' });
     expect(logOf(projectId, 'aggregator')).toContain('SIGTERM: shutting down');
     await sleep(300); // a few poll intervals: the stopped aggregator is not reported as an exit
@@ -440,7 +440,7 @@ describe('LocalProcessDriver (real processes, real database)', () => {
       // `sleep 0 &` is never reaped by the `sleep 5` that replaces the shell: a zombie
       const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
       track(parent.pid);
-      const zombie = await new Promise<number>((ok) => parent.stdout!.once('data', (d: Buffer) => ok(Number(d.toString().trim()))));
+      const zombie = await new Promise<number>((ok) => parent.stdout.once('data', (d: Buffer) => ok(Number(d.toString().trim()))));
       await waitFor(() => procState(zombie) === 'Z', 5000, 'the zombie');
       expect(processStartTicks(zombie)).toBeGreaterThan(0);
       expect(isAlive(zombie, processStartTicks(zombie)!)).toBe(false);

@@ -124,8 +124,9 @@ export class LocalProcessDriver extends DeploymentDriver {
     this.pollTimer.unref();
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
+    return Promise.resolve();
   }
 
   /** Adopted processes are not our children, so their exit is noticed by polling. */

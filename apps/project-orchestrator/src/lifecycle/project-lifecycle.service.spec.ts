@@ -639,7 +639,7 @@ describe('ProjectLifecycleService: effects', () => {
     const project = aProject({ state: S.SUBMITTED });
     const { service, store, effects } = setup(project);
     effects.overrides[S.IMAGE_CHECK] = () => {
-      throw 'broker unreachable'; // eslint-disable-line no-throw-literal
+      throw 'broker unreachable';  
     };
 
     await service.handle(project._id, { kind: 'start' });
