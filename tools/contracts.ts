@@ -1,0 +1,91 @@
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ValidationTypes } from 'class-validator';
+import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
+import type { SchemaObject } from 'openapi3-ts';
+import { TOPIC_ROOT, Topics, WIRE_SCHEMA } from '@flops/contracts';
+import { HealthController } from '@flops/service-kit';
+import { configureHttp } from '../apps/manager-api/src/http-setup';
+import { ProjectsController } from '../apps/manager-api/src/projects/projects.controller';
+import { ProjectsService } from '../apps/manager-api/src/projects/projects.service';
+
+/**
+ * The machine-readable contracts of FLOps, for tools and for learners written in other
+ * languages: the manager API's OpenAPI document and the MQTT topics with JSON Schemas of their
+ * payloads. Generated from the code, committed under docs/contracts, and checked by a test.
+ */
+const RECORD_KEY = 'keys match ^[A-Za-z_][A-Za-z0-9_-]{0,63}$';
+const CUSTOM_SCHEMAS: Record<string, SchemaObject> = {
+  isMetrics: { type: 'object', description: `finite numbers; ${RECORD_KEY}`, additionalProperties: { type: 'number' } },
+  isScalarRecord: {
+    type: 'object',
+    description: `numbers, strings or booleans; ${RECORD_KEY}`,
+    additionalProperties: { oneOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }] },
+  },
+};
+
+export function mqttContract(): object {
+  const all = validationMetadatasToSchemas({
+    refPointerPrefix: '#/definitions/',
+    additionalConverters: {
+      // FLOps's own decorators (libs/contracts/src/validators.ts), by their registered names.
+      [ValidationTypes.CUSTOM_VALIDATION]: (meta) => CUSTOM_SCHEMAS[meta.name ?? ''] ?? {},
+    },
+  });
+  // Only the payload classes and what they reference; a class without rules is an empty object.
+  const definitions: Record<string, unknown> = {};
+  const include = (name: string): void => {
+    if (name in definitions) return;
+    // Payloads are validated with forbidNonWhitelisted: an unknown field is an error.
+    definitions[name] = { ...(all[name] ?? { type: 'object', properties: {} }), additionalProperties: false };
+    for (const [, ref] of JSON.stringify(definitions[name]).matchAll(/"#\/definitions\/(\w+)"/g)) include(ref);
+  };
+  for (const def of Object.values(Topics)) include(def.payload.name);
+  return {
+    title: 'FLOps MQTT contract',
+    schema: WIRE_SCHEMA,
+    qos: 1,
+    envelope: {
+      type: 'object',
+      required: ['schema', 'messageId', 'sentAt', 'projectId', 'payload'],
+      additionalProperties: false,
+      properties: {
+        schema: { const: WIRE_SCHEMA },
+        messageId: { type: 'string', minLength: 1 },
+        correlationId: { type: 'string' },
+        sentAt: { type: 'string', format: 'date-time' },
+        projectId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'must equal the {projectId} segment of the topic' },
+        payload: { description: "the topic's payload schema" },
+      },
+    },
+    topicRoot: TOPIC_ROOT,
+    topics: Object.entries(Topics).map(([name, def]) => ({
+      name,
+      topic: def.template,
+      retained: def.retained,
+      payload: { $ref: `#/definitions/${def.payload.name}` },
+    })),
+    definitions: Object.fromEntries(Object.entries(definitions).sort(([a], [b]) => a.localeCompare(b))),
+  };
+}
+
+/** The manager API's OpenAPI document, built without connecting to anything. */
+export async function openApiDocument(): Promise<object> {
+  @Module({ controllers: [HealthController, ProjectsController], providers: [{ provide: ProjectsService, useValue: {} }] })
+  class ApiDocsModule {}
+  const app = await NestFactory.create(ApiDocsModule, { logger: false });
+  try {
+    return configureHttp(app);
+  } finally {
+    await app.close();
+  }
+}
+
+export const CONTRACT_FILES = {
+  'docs/contracts/mqtt.json': () => Promise.resolve(mqttContract()),
+  'docs/contracts/openapi.json': openApiDocument,
+} as const;
+
+export function serialise(document: object): string {
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
