@@ -15,6 +15,7 @@ LEARNERS=${LEARNERS:-"2 8 32 64"}
 PARAMS=${PARAMS:-2500000}
 REPEATS=${REPEATS:-5}
 MODES=${MODES:-"fedavg fedavg-inplace message-api"}
+export PYTHONDONTWRITEBYTECODE=1 # report.py imports flower.py; leave no __pycache__ in the repo
 
 if ! "$VENV/bin/python" -c 'import flwr' >/dev/null 2>&1; then
   echo "installing Flower into $VENV ..." >&2
