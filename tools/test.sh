@@ -14,6 +14,8 @@ bash tools/infra.sh up
 
 echo "== type check and lint"
 npx tsc -p tsconfig.json --noEmit
+# The module-boundary rule reads Nx's project graph; compute it first (a fresh clone has none).
+NX_DAEMON=false npx nx show projects >/dev/null
 npx eslint . --max-warnings 0
 
 results=.flops/test-results
