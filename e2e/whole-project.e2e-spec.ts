@@ -214,6 +214,11 @@ describe('a FLOps project, end to end', () => {
     expect((await api.request('GET', '/api/projects/p0000000000000000')).status).toBe(404);
     expect((await api.request('POST', '/api/projects/p0000000000000000/cancel', {})).status).toBe(404);
     expect((await api.request('GET', '/api/projects?state=NOPE')).status).toBe(400);
+    // The API documents itself.
+    const docs = await api.request('GET', '/api/docs-json');
+    expect(docs.status).toBe(200);
+    expect(Object.keys(docs.json.paths)).toEqual(expect.arrayContaining(['/api/projects', '/api/projects/{id}', '/api/projects/{id}/cancel']));
+    expect((await fetch(`${platform.apiUrl}/api/docs`)).status).toBe(200);
   });
 
   it('survives garbage on every MQTT topic it listens to', async () => {
