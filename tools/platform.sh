@@ -21,7 +21,9 @@ up() {
   for svc in "${SERVICES[@]}"; do
     [[ -f "$ROOT/apps/$svc/src/main.ts" ]] || continue
     if running "$svc" && healthy "$svc"; then echo "$svc already running"; continue; fi
-    (cd "$ROOT" && NO_COLOR=1 setsid node -r @swc-node/register "apps/$svc/src/main.ts" >>"$DIR/$svc.log" 2>&1 < /dev/null & echo $! >"$DIR/$svc.pid")
+    # Every stream redirected: nothing may keep the caller's stdout open (a pipe would never close).
+    (cd "$ROOT" && exec env NO_COLOR=1 setsid node -r @swc-node/register "apps/$svc/src/main.ts" >>"$DIR/$svc.log" 2>&1 </dev/null) &
+    echo $! >"$DIR/$svc.pid"
   done
   for svc in "${SERVICES[@]}"; do
     [[ -f "$ROOT/apps/$svc/src/main.ts" ]] || continue
