@@ -1,15 +1,15 @@
 import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
 import { InfraConfig, IsPort } from '@flops/config';
-import { STRATEGIES, TrainingConfig } from '@flops/contracts';
+import { IDENTIFIER, REPOSITORY, STRATEGIES, TrainingConfig } from '@flops/contracts';
 
 export class AggregatorConfig extends InfraConfig {
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/) FLOPS_PROJECT_ID = '';
+  @Matches(IDENTIFIER) FLOPS_PROJECT_ID = '';
 
   /** The project's training configuration as JSON (set by the orchestrator). */
   @IsString() FLOPS_TRAINING_CONFIG = '';
 
   /** Registry repository the final model is stored in. */
-  @Matches(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/) FLOPS_MODEL_REPOSITORY = '';
+  @Matches(REPOSITORY) FLOPS_MODEL_REPOSITORY = '';
 
   /** Data-plane HTTP port; 0 lets the OS pick one (it is announced over MQTT). */
   @IsPort() FLOPS_AGGREGATOR_PORT = 0;

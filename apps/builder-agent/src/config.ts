@@ -1,13 +1,14 @@
 import { IsInt, IsString, Matches, Min } from 'class-validator';
+import { IDENTIFIER } from '@flops/contracts';
 import { InfraConfig, IsPort } from '@flops/config';
 
 export class BuilderConfig extends InfraConfig {
   @IsPort() FLOPS_BUILDER_PORT = 3002;
 
   /** Builders share the work: each build request goes to one member of this group. */
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/) FLOPS_BUILDER_GROUP = 'flops-builders';
+  @Matches(IDENTIFIER) FLOPS_BUILDER_GROUP = 'flops-builders';
 
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/) FLOPS_BUILDER_CLIENT_ID = 'flops-builder';
+  @Matches(IDENTIFIER) FLOPS_BUILDER_CLIENT_ID = 'flops-builder';
 
   /** Scratch space for checkouts; each build uses its own folder and removes it. */
   @IsString() FLOPS_BUILDER_WORK_DIR = '.flops/builder';

@@ -1,9 +1,10 @@
 import { IsInt, IsString, Matches, Min } from 'class-validator';
+import { IDENTIFIER } from '@flops/contracts';
 import { InfraConfig } from '@flops/config';
 
 export class LearnerConfig extends InfraConfig {
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/) FLOPS_PROJECT_ID = '';
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/) FLOPS_LEARNER_ID = '';
+  @Matches(IDENTIFIER) FLOPS_PROJECT_ID = '';
+  @Matches(IDENTIFIER) FLOPS_LEARNER_ID = '';
   /** This learner's data partition, and how many there are. */
   @IsInt() @Min(0) FLOPS_LEARNER_INDEX = 0;
   @IsInt() @Min(1) FLOPS_LEARNER_COUNT = 1;

@@ -1,4 +1,5 @@
 import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
+import { IDENTIFIER } from '@flops/contracts';
 import { InfraConfig, IsPort } from '@flops/config';
 
 export class OrchestratorConfig extends InfraConfig {
@@ -6,7 +7,7 @@ export class OrchestratorConfig extends InfraConfig {
   @IsPort() FLOPS_ORCHESTRATOR_PORT = 3001;
 
   /** MQTT client id; stable across restarts so the broker keeps our session (and queued events). */
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/) FLOPS_ORCHESTRATOR_CLIENT_ID = 'flops-orchestrator';
+  @Matches(IDENTIFIER) FLOPS_ORCHESTRATOR_CLIENT_ID = 'flops-orchestrator';
 
   /** Which driver deploys components: `local` runs them as child processes on this machine. */
   @Matches(/^(local)$/, { message: 'only the local driver is available in this version' }) FLOPS_DRIVER = 'local';

@@ -1,4 +1,5 @@
 import { IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { IDENTIFIER } from '@flops/contracts';
 import { InfraConfig, IsPort } from '@flops/config';
 
 export class UiGatewayConfig extends InfraConfig {
@@ -9,7 +10,7 @@ export class UiGatewayConfig extends InfraConfig {
    * MQTT client id. The gateway uses a clean session (it shows live events and need not have
    * them queued while it is down), but two gateways on one broker still need different ids.
    */
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/) FLOPS_UI_CLIENT_ID = 'flops-ui-gateway';
+  @Matches(IDENTIFIER) FLOPS_UI_CLIENT_ID = 'flops-ui-gateway';
 
   /** Recent events kept per project, replayed to a browser that starts watching the project late. */
   @IsInt() @Min(1) @Max(10_000) FLOPS_UI_REPLAY_EVENTS = 200;

@@ -1,4 +1,5 @@
 export * from './envelope';
+export * from './patterns';
 export * from './messages';
 export * from './topics';
 export * from './validators';

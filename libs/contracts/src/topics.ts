@@ -1,3 +1,4 @@
+import { IDENTIFIER } from './patterns';
 import { AggregatorReady, RoundCompleted, TrainingCompleted, TrainingFailed, TrainingStarted } from './payloads/training';
 import { BuildFailed, BuildRequested, BuildStarted, BuildSucceeded } from './payloads/build';
 import { LearnerEvaluated, LearnerFailed, LearnerJoined, LearnerTask } from './payloads/learner';
@@ -43,7 +44,7 @@ export type PayloadOf<T> = T extends TopicDef<infer P> ? P : never;
 
 /** The topic of one project. */
 export function topicFor(def: TopicDef<object>, projectId: string): string {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(projectId)) throw new Error(`invalid project id for a topic: ${JSON.stringify(projectId)}`);
+  if (!IDENTIFIER.test(projectId)) throw new Error(`invalid project id for a topic: ${JSON.stringify(projectId)}`);
   return def.template.replace(PROJECT, projectId);
 }
 

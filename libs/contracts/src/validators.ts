@@ -1,6 +1,6 @@
 import { ValidationOptions, registerDecorator } from 'class-validator';
+import { RECORD_KEY } from './patterns';
 
-const KEY = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
 /** A decorator for a flat object whose keys are identifiers and whose values pass `isValue`. */
 function flatRecord(name: string, describe: string, isValue: (v: unknown) => boolean) {
@@ -16,7 +16,7 @@ function flatRecord(name: string, describe: string, isValue: (v: unknown) => boo
             typeof value === 'object' &&
             value !== null &&
             !Array.isArray(value) &&
-            Object.entries(value).every(([key, v]) => KEY.test(key) && isValue(v)),
+            Object.entries(value).every(([key, v]) => RECORD_KEY.test(key) && isValue(v)),
         },
       });
 }

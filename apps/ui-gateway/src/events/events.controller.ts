@@ -1,10 +1,10 @@
+import { IDENTIFIER } from '@flops/contracts';
 import { BadRequestException, Controller, Headers, MessageEvent, Param, Req, Sse } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Observable, map } from 'rxjs';
 import { ProjectEventStream, StreamedEvent } from './project-event-stream';
 
 /** Project ids as topics accept them. */
-const PROJECT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A comment line this often keeps idle connections from being cut by proxies. */
 export const HEARTBEAT_MS = 25_000;
@@ -27,7 +27,7 @@ export class EventsController {
   /** One project's recent events (after Last-Event-ID when it is given), then its live ones. */
   @Sse('projects/:id/events')
   project(@Req() req: IncomingMessage, @Param('id') id: string, @Headers('last-event-id') lastEventId?: string): Observable<MessageEvent> {
-    if (!PROJECT_ID.test(id)) throw new BadRequestException('project id must be 1-64 letters, digits, "_" or "-"');
+    if (!IDENTIFIER.test(id)) throw new BadRequestException('project id must be 1-64 letters, digits, "_" or "-"');
     closeConnectionWhenDone(req);
     return withHeartbeat(this.stream.project(id, lastEventId || undefined).pipe(map(toMessageEvent)));
   }

@@ -1,3 +1,4 @@
+import { REPOSITORY } from '../patterns';
 import { IsBoolean, IsDefined, IsIn, IsInt, IsOptional, IsString, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
 
@@ -8,7 +9,7 @@ export class BuildRequested {
   /** Branch, tag or commit; empty means the default branch (ignored for plain directories). */
   @IsOptional() @IsString() @MaxLength(250) ref?: string;
   /** Registry repository the image goes to, e.g. `flops/learners/digits`. */
-  @Matches(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/) imageRepository!: string;
+  @Matches(REPOSITORY) imageRepository!: string;
 }
 
 /** builder-agent → orchestrator: the image was not in the registry, a build began. */

@@ -1,0 +1,18 @@
+/** The name rules of the wire, defined once. */
+
+/** Project ids, learner ids and MQTT client ids: safe in topics, file names and registry paths. */
+export const IDENTIFIER = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** An OCI registry repository path, e.g. `flops/learners/digits-1a2b3c4d`. */
+export const REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+
+/** Metric and hyperparameter names (no dots: MongoDB-wire servers refuse them in keys). */
+export const RECORD_KEY = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+
+/** Only the finite metrics with valid names: what a metrics map on the wire may hold. */
+export function cleanMetrics(value: unknown): Record<string, number> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  return Object.fromEntries(
+    Object.entries(value).filter((e): e is [string, number] => RECORD_KEY.test(e[0]) && typeof e[1] === 'number' && Number.isFinite(e[1])),
+  );
+}
