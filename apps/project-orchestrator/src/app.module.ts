@@ -6,6 +6,7 @@ import { loadConfig } from '@flops/config';
 import { DEFAULT_DEADLINES, StateDeadlines } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
 import { ProjectStore, connectDatabase, deploymentModel } from '@flops/models';
+import { RegistryClient } from '@flops/oci-registry';
 import { HealthController } from '@flops/service-kit';
 import { OrchestratorConfig } from './config';
 import { ComponentPlanner } from './deployment/component-planner';
@@ -26,6 +27,7 @@ export function parseDeadlines(overrides: string | undefined): StateDeadlines {
   for (const pair of overrides ? overrides.split(',') : []) {
     const [state, seconds] = pair.split('=');
     if (!(state in deadlines)) throw new Error(`FLOPS_DEADLINES: ${state} is not a non-terminal state`);
+    if (Number(seconds) < 1) throw new Error(`FLOPS_DEADLINES: ${state} must be at least 1 second`);
     deadlines[state as keyof StateDeadlines] = Number(seconds) * 1000;
   }
   return deadlines;
@@ -60,6 +62,7 @@ export function parseDeadlines(overrides: string | undefined): StateDeadlines {
           logLevel: c.FLOPS_LOG_LEVEL,
         }),
     },
+    { provide: RegistryClient, inject: [OrchestratorConfig], useFactory: (c: OrchestratorConfig) => new RegistryClient({ url: c.FLOPS_REGISTRY_URL }) },
     StateChangePublisher,
     StateEffects,
     {

@@ -5,6 +5,7 @@ export * from './topics';
 export * from './validators';
 export * from './training-config';
 export * from './ml-repo';
+export * from './model-artifact';
 export * from './payloads/build';
 export * from './payloads/learner';
 export * from './payloads/project';

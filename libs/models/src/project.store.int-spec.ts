@@ -216,8 +216,11 @@ describe('ProjectStore (real database)', () => {
     it('finishes a write whose writer died after claiming the version (the next reader completes it)', async () => {
       const p = await store.create(newProject());
       // A writer claimed version 1 and died before writing the project: only its claim exists.
-      const fields = { state: ProjectState.IMAGE_CHECK, version: 1, updatedAt: new Date(), history: [...p.history, { from: ProjectState.SUBMITTED, to: ProjectState.IMAGE_CHECK, at: new Date(), event: 'start' }] };
-      await connection.collection('project_versions').insertOne({ _id: `${p._id}:1` as never, projectId: p._id, version: 1, fields, at: new Date() });
+      const change = {
+        set: { state: ProjectState.IMAGE_CHECK },
+        appendHistory: { from: ProjectState.SUBMITTED, to: ProjectState.IMAGE_CHECK, at: new Date(), event: 'start' },
+      };
+      await connection.collection('project_versions').insertOne({ _id: `${p._id}:1` as never, projectId: p._id, version: 1, change, at: new Date() });
       expect((await projectModel(connection).findById(p._id).lean().exec())!.version).toBe(0);
 
       const seen = await store.get(p._id);

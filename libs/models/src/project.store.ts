@@ -15,14 +15,14 @@ export interface ProjectChange {
  * One entry per project version, keyed `<projectId>:<version>`. Inserting it is how a writer
  * claims the next version: a unique key is atomic on every MongoDB-wire server, whereas a
  * filtered update is not on all of them (FerretDB 1.x reads, then writes by _id without
- * re-checking the filter). The entry holds the whole write, so if its writer dies before
- * updating the project, the next reader finishes the job.
+ * re-checking the filter). The entry holds the change, so if its writer dies before updating
+ * the project, the next reader finishes the job.
  */
 interface VersionClaim {
   _id: string;
   projectId: string;
   version: number;
-  fields: Record<string, unknown>;
+  change: ProjectChange;
   at: Date;
 }
 
@@ -31,7 +31,7 @@ const claimSchema = new Schema<VersionClaim>(
     _id: { type: String, required: true },
     projectId: { type: String, required: true, index: true },
     version: { type: Number, required: true },
-    fields: { type: Schema.Types.Mixed, required: true },
+    change: { type: Schema.Types.Mixed, required: true },
     at: { type: Date, required: true },
   },
   { versionKey: false, minimize: false },
@@ -68,7 +68,7 @@ export class ProjectStore {
     while (project) {
       const pending = await this.claims.findById(`${id}:${project.version + 1}`).lean<VersionClaim>().exec();
       if (!pending) return project;
-      await this.write(id, pending.fields);
+      await this.write(project, pending);
       project = await this.model.findById(id).lean<ProjectRecord>().exec();
     }
     return null;
@@ -88,27 +88,21 @@ export class ProjectStore {
     const current = await this.get(id);
     if (!current || current.version !== expectedVersion) return null;
     const next = expectedVersion + 1;
-    const fields: Record<string, unknown> = {
-      ...change.set,
-      version: next,
-      updatedAt: new Date(),
-      ...(change.appendRound ? { rounds: [...current.rounds, change.appendRound] } : {}),
-      ...(change.appendHistory ? { history: [...current.history, change.appendHistory] } : {}),
-    };
+    const claim: VersionClaim = { _id: `${id}:${next}`, projectId: id, version: next, change, at: new Date() };
     try {
-      await this.claims.create({ _id: `${id}:${next}`, projectId: id, version: next, fields, at: new Date() });
+      await this.claims.create(claim);
     } catch (error) {
       if ((error as { code?: number }).code === DUPLICATE_KEY) return null;
       throw error;
     }
-    await this.write(id, fields);
+    await this.write(current, claim);
     return this.model.findById(id).lean<ProjectRecord>().exec();
   }
 
-  /** Every version a project went through, oldest first, with what each one wrote. */
-  async versions(id: string): Promise<{ version: number; at: Date; fields: Record<string, unknown> }[]> {
+  /** Every version a project went through, oldest first, with the change that made it. */
+  async versions(id: string): Promise<{ version: number; at: Date; change: ProjectChange }[]> {
     const claims = await this.claims.find({ projectId: id }).sort({ version: 1 }).lean<VersionClaim[]>().exec();
-    return claims.map(({ version, at, fields }) => ({ version, at, fields }));
+    return claims.map(({ version, at, change }) => ({ version, at, change }));
   }
 
   async unfinished(): Promise<ProjectRecord[]> {
@@ -137,12 +131,19 @@ export class ProjectStore {
   }
 
   /**
-   * The claimed version's fields, written as a whole. Only the claim's owner (or someone finishing
-   * its write) gets here, so the write cannot race another version; it only moves forward.
+   * Writes a claimed version over the version it was decided on. Everything written is derived
+   * from `base` and the claim alone, so whoever writes it (its owner, or a reader finishing the
+   * job) writes the same thing: doing it twice is harmless.
    */
-  private async write(id: string, fields: Record<string, unknown>): Promise<void> {
-    await this.model
-      .updateOne({ _id: id, version: { $lt: fields.version as number } }, { $set: fields }, { timestamps: false })
-      .exec();
+  private async write(base: ProjectRecord, claim: VersionClaim): Promise<void> {
+    const { set, appendRound, appendHistory } = claim.change;
+    const fields: Record<string, unknown> = {
+      ...set,
+      version: claim.version,
+      updatedAt: claim.at,
+      ...(appendRound ? { rounds: [...base.rounds, appendRound] } : {}),
+      ...(appendHistory ? { history: [...base.history, appendHistory] } : {}),
+    };
+    await this.model.updateOne({ _id: base._id, version: base.version }, { $set: fields }, { timestamps: false }).exec();
   }
 }

@@ -27,6 +27,8 @@ export async function bootstrapService(options: ServiceOptions): Promise<INestAp
     app.connectMicroservice(mqttServerOptions(options.mqtt));
   }
   await options.configure?.(app);
+  // Initialise (and run bootstrap hooks such as recovery) before any message is taken in.
+  await app.init();
   if (options.mqtt) await app.startAllMicroservices();
   await app.listen(options.httpPort, options.httpHost ?? '127.0.0.1');
   logger.log(`${options.name} listening on ${await app.getUrl()}`);

@@ -1,11 +1,19 @@
 import { Injectable } from '@nestjs/common';
-import { LearnerTask, RoundCompleted, StoredModel, Topics, TrainingCompleted } from '@flops/contracts';
+import {
+  FINAL_MODEL_TAG,
+  LearnerTask,
+  MODEL_ARTIFACT_TYPE,
+  RoundCompleted,
+  StoredModel,
+  Topics,
+  TrainingCompleted,
+  modelAnnotations,
+} from '@flops/contracts';
 import { MqttBus } from '@flops/messaging';
 import { RegistryClient, pushArtifact } from '@flops/oci-registry';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 import { TrainingPorts } from './training-run';
 
-export const MODEL_ARTIFACT_TYPE = 'application/vnd.flops.model.v1';
 
 /** How the round loop reaches MQTT and the registry. */
 @Injectable()
@@ -43,14 +51,10 @@ export class AggregatorOutbox implements TrainingPorts {
 
   /** The final model becomes an OCI artifact, addressed by digest. */
   async storeModel(model: Buffer, info: { rounds: number; finalMetrics: Record<string, number> }): Promise<StoredModel> {
-    const pushed = await pushArtifact(this.registry, this.modelRepository, 'final', {
+    const pushed = await pushArtifact(this.registry, this.modelRepository, FINAL_MODEL_TAG, {
       artifactType: MODEL_ARTIFACT_TYPE,
       blobs: [{ data: model, mediaType: TENSORS_MEDIA_TYPE, annotations: { 'org.opencontainers.image.title': 'model.flt' } }],
-      annotations: {
-        'dev.flops.project': this.projectId,
-        'dev.flops.rounds': String(info.rounds),
-        'dev.flops.metrics': JSON.stringify(info.finalMetrics),
-      },
+      annotations: modelAnnotations({ projectId: this.projectId, ...info }),
     });
     return { reference: pushed.reference, digest: pushed.digest, sizeBytes: model.length };
   }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Topics, TrainingConfig, repoSlug } from '@flops/contracts';
 import { ProjectState, isTerminal } from '@flops/lifecycle';
@@ -14,6 +14,8 @@ const DEFAULT_SEED = 42;
 /** Accepts, lists and cancels projects. Only the orchestrator moves a project past SUBMITTED. */
 @Injectable()
 export class ProjectsService {
+  private readonly logger = new Logger(ProjectsService.name);
+
   constructor(
     private readonly store: ProjectStore,
     private readonly deployments: DeploymentStore,
@@ -32,8 +34,11 @@ export class ProjectsService {
       resources: { ...request.resources },
       deadlineAt: null,
     });
-    // If this message is lost, the orchestrator's sweeper still finds the SUBMITTED project.
-    await this.bus.publish(Topics.projectSubmitted, id, {});
+    // The project is stored, so it will run: if this message is lost, the orchestrator's sweeper
+    // finds the SUBMITTED project. Failing the request now would only invite a duplicate.
+    await this.bus.publish(Topics.projectSubmitted, id, {}).catch((error: unknown) =>
+      this.logger.warn(`${id}: could not announce the submission (the orchestrator will find it): ${String(error)}`),
+    );
     return toProjectView(project);
   }
 

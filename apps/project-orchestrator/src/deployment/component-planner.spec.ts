@@ -87,7 +87,7 @@ describe('ComponentPlanner.plan', () => {
     const project = aProject();
     const [aggregator] = planner.plan(project);
 
-    expect(aggregator.image).toBe('flops/aggregator:0.1.0');
+    expect(aggregator.image).toBe('flops/learner-runtime:0.1.0');
     expect(aggregator.resources).toEqual({});
     expect(aggregator.env).toEqual({
       FLOPS_PROJECT_ID: project._id,
@@ -96,6 +96,7 @@ describe('ComponentPlanner.plan', () => {
       FLOPS_LOG_LEVEL: 'debug',
       FLOPS_TRAINING_CONFIG: expect.any(String),
       FLOPS_MODEL_REPOSITORY: 'flops/models/pa1b2c3d4e5f6a7b8',
+      FLOPS_JOIN_TIMEOUT_SECONDS: String(project.training.roundTimeoutSeconds),
     });
     expect(JSON.parse(aggregator.env.FLOPS_TRAINING_CONFIG)).toEqual(project.training);
   });
@@ -104,8 +105,9 @@ describe('ComponentPlanner.plan', () => {
     const project = aProject();
     const learners = planner.plan(project).slice(1);
 
+    const pinned = `registry.test:5000/flops/learners/digits@${anImage().digest}`;
     learners.forEach((learner, index) => {
-      expect(learner.image).toBe(anImage().reference);
+      expect(learner.image).toBe(pinned);
       expect(learner.resources).toEqual({ cpus: 2, memoryMiB: 1024 });
       expect(learner.env).toEqual({
         FLOPS_PROJECT_ID: project._id,
@@ -115,19 +117,21 @@ describe('ComponentPlanner.plan', () => {
         FLOPS_LEARNER_ID: `learner-${index}`,
         FLOPS_LEARNER_INDEX: String(index),
         FLOPS_LEARNER_COUNT: '3',
-        FLOPS_LEARNER_IMAGE: anImage().reference,
+        FLOPS_LEARNER_IMAGE: pinned,
         FLOPS_DATA_TAGS: 'mnist,non-iid',
         FLOPS_SEED: '7',
+        FLOPS_HYPERPARAMETERS: JSON.stringify(project.training.hyperparameters),
+        FLOPS_LEARNER_IDLE_TIMEOUT_SECONDS: String(Math.max(900, 4 * project.training.roundTimeoutSeconds + 60)),
       });
     });
   });
 
-  it('follows the image of the project record, not a fixed one', () => {
-    const image = { ...anImage(), reference: 'other.test/ns/learners/x:tag' };
+  it('follows the image of the project record, pinned by its digest', () => {
+    const image = { ...anImage(), reference: 'other.test/ns/learners/x:tag', digest: `sha256:${'e'.repeat(64)}` };
     const learners = planner.plan(aProject({ image })).slice(1);
     for (const learner of learners) {
-      expect(learner.image).toBe('other.test/ns/learners/x:tag');
-      expect(learner.env.FLOPS_LEARNER_IMAGE).toBe('other.test/ns/learners/x:tag');
+      expect(learner.image).toBe(`other.test/ns/learners/x@sha256:${'e'.repeat(64)}`);
+      expect(learner.env.FLOPS_LEARNER_IMAGE).toBe(learner.image);
     }
   });
 
@@ -144,7 +148,7 @@ describe('ComponentPlanner.plan', () => {
     const other = new ComponentPlanner(someSettings({ registryNamespace: 'acme', runtimeVersion: '2.3.4' }));
     const project = aProject();
     const [aggregator] = other.plan(project);
-    expect(aggregator.image).toBe('acme/aggregator:2.3.4');
+    expect(aggregator.image).toBe('acme/learner-runtime:2.3.4');
     expect(aggregator.env.FLOPS_MODEL_REPOSITORY).toBe('acme/models/pa1b2c3d4e5f6a7b8');
     expect(other.learnerImageRepository(project)).toMatch(/^acme\/learners\/[a-z0-9-]+-[0-9a-f]{8}$/);
   });

@@ -28,7 +28,22 @@ const DB_NAME = `flops_int_driver_${RUN}`;
 const MONGO_URL = infraEnv().MONGO_URL;
 const FIXTURE_ORCHESTRATOR = join(__dirname, 'local-process.driver.int-fixture.ts');
 const STOP_TIMEOUT_MS = 1000;
-const INHERITED = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR', 'NODE_OPTIONS', 'FLOPS_CACHE_DIR'];
+// The process basics and the operator's component tuning (local-process.driver.ts INHERITED_ENV).
+const INHERITED = [
+  'PATH',
+  'HOME',
+  'LANG',
+  'TZ',
+  'TMPDIR',
+  'NODE_OPTIONS',
+  'NO_COLOR',
+  'FLOPS_CACHE_DIR',
+  'FLOPS_UPLOAD_CONCURRENCY',
+  'FLOPS_MAX_UPLOAD_BYTES',
+  'FLOPS_AGGREGATOR_HOST',
+  'FLOPS_AGGREGATOR_ADVERTISE_HOST',
+  'FLOPS_LEARNER_JOIN_RETRY_MS',
+];
 
 const FAKE_COMPONENT = `'use strict';
 const { spawn } = require('node:child_process');
@@ -224,11 +239,10 @@ describe('LocalProcessDriver (real processes, real database)', () => {
     expect(processGroupOf(info.pid)).toBe(info.pid); // a process group of its own
 
     expect(info.cwd).toBe(root);
-    const expectedKeys = new Set(['FLOPS_WORK_DIR', ...Object.keys(s.env), ...INHERITED.filter((k) => process.env[k])]);
+    const expectedKeys = new Set([...Object.keys(s.env), ...INHERITED.filter((k) => process.env[k])]);
     expect(Object.keys(info.env).sort()).toEqual([...expectedKeys].sort());
     expect(info.env).toMatchObject({
       ...s.env, // the spec wins over inherited variables (HOME)
-      FLOPS_WORK_DIR: join(settings.dataDir, 'projects', projectId, 'aggregator'),
       PATH: process.env.PATH,
       LANG: 'C.UTF-8',
       FLOPS_CACHE_DIR: join(root, 'cache'),

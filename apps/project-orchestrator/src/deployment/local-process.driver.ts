@@ -23,8 +23,25 @@ const ENTRY: Record<ComponentKind, string> = {
   learner: 'apps/learner/src/main.ts',
 };
 
-/** Variables a component inherits from the orchestrator; everything else comes from its spec. */
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR', 'NODE_OPTIONS', 'FLOPS_CACHE_DIR'];
+/**
+ * Variables a component inherits from the orchestrator: the process basics and the operator's
+ * machine-wide tuning of components. Everything project-specific comes from the spec.
+ */
+const INHERITED_ENV = [
+  'PATH',
+  'HOME',
+  'LANG',
+  'TZ',
+  'TMPDIR',
+  'NODE_OPTIONS',
+  'NO_COLOR',
+  'FLOPS_CACHE_DIR',
+  'FLOPS_UPLOAD_CONCURRENCY',
+  'FLOPS_MAX_UPLOAD_BYTES',
+  'FLOPS_AGGREGATOR_HOST',
+  'FLOPS_AGGREGATOR_ADVERTISE_HOST',
+  'FLOPS_LEARNER_JOIN_RETRY_MS',
+];
 
 /**
  * Runs components as child processes of this machine, each in its own process group with its
@@ -61,7 +78,7 @@ export class LocalProcessDriver extends DeploymentDriver {
     mkdirSync(logDir, { recursive: true });
     const logFile = join(logDir, `${spec.component}.log`);
     const logFd = openSync(logFile, 'a');
-    const env: Record<string, string> = { FLOPS_WORK_DIR: join(logDir, spec.component) };
+    const env: Record<string, string> = {};
     for (const key of INHERITED_ENV) if (process.env[key]) env[key] = process.env[key]!;
     Object.assign(env, spec.env);
     let child: ChildProcess;
@@ -105,8 +122,10 @@ export class LocalProcessDriver extends DeploymentDriver {
   }
 
   async undeployProject(projectId: string): Promise<void> {
-    const running = await this.deployments.find({ projectId, status: 'running' }).lean<DeploymentRecord[]>().exec();
-    await Promise.all(running.map((record) => this.stop(record)));
+    const records = await this.deployments.find({ projectId, status: { $in: ['running', 'exited'] } }).lean<DeploymentRecord[]>().exec();
+    // A component that exited on its own may have left children behind in its process group.
+    const live = records.filter((r) => r.status === 'running' || orphanedGroupAlive(r.handle.pid));
+    await Promise.all(live.map((record) => this.stop(record)));
   }
 
   async resume(): Promise<void> {
@@ -167,7 +186,7 @@ export class LocalProcessDriver extends DeploymentDriver {
     const { pid, startTicks } = record.handle;
     this.stopping.add(record._id);
     try {
-      if (pid && isAlive(pid, startTicks)) {
+      if (pid && (isAlive(pid, startTicks) || orphanedGroupAlive(pid))) {
         signalGroup(pid, 'SIGTERM');
         const deadline = Date.now() + (this.settings.stopTimeoutMs ?? 5000);
         // Wait for the whole group: what the component spawned may outlive it (e.g. ignoring SIGTERM).
@@ -199,16 +218,24 @@ function kindOf(component: string): ComponentKind {
   return component === 'aggregator' ? 'aggregator' : 'learner';
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/**
+ * Signals the component's process group (it leads its own: `detached`). Never the bare pid: if
+ * the group is gone, that pid may belong to someone else by now.
+ */
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pid, signal);
+    process.kill(-pgid, signal);
   } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* already gone */
-    }
+    /* the group is gone */
   }
+}
+
+/**
+ * Whether a component's process group outlived its leader. Linux never hands out a pid that is
+ * still some group's id, so if another process has the leader's pid now, our group is empty.
+ */
+function orphanedGroupAlive(pid: number | undefined): boolean {
+  return pid !== undefined && processStartTicks(pid) === null && groupAlive(pid);
 }
 
 /** Whether a live (non-zombie) process is still in process group `pgid` (scans /proc). */

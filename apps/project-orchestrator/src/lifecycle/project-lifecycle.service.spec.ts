@@ -15,8 +15,8 @@ const DEADLINES: StateDeadlines = {
   [S.SUBMITTED]: 1_000,
   [S.IMAGE_CHECK]: 2_000,
   [S.BUILDING]: 3_000,
-  [S.DEPLOYING]: 4_000,
-  [S.TRAINING]: 50_000,
+  [S.DEPLOYING]: 400_000, // above 10 s + 120 s, so the test project's round timeout does not raise it
+  [S.TRAINING]: 500_000, // above 4 × 10 s + 60 s
   [S.FINALIZING]: 6_000,
 };
 
@@ -30,7 +30,7 @@ function aTrainingConfig(overrides: Partial<TrainingConfig> = {}): TrainingConfi
     strategy: 'fedavg',
     hyperparameters: { epochs: 1 },
     dataTags: [],
-    roundTimeoutSeconds: 10, // 3 × 10 s = 30 s, below DEADLINES.TRAINING
+    roundTimeoutSeconds: 10, // deadlines derived from it stay below DEADLINES
     seed: 42,
     ...overrides,
   };
@@ -567,16 +567,19 @@ describe('ProjectLifecycleService: rounds', () => {
     expect(store.current(project._id).rounds.map((r) => r.at)).toEqual([new Date(T0 + 40_000), new Date(T0 + 80_000)]);
   });
 
-  it('the training deadline grows to three round timeouts when that is longer', async () => {
-    const project = aProject({ state: S.DEPLOYING, training: aTrainingConfig({ roundTimeoutSeconds: 60 }) });
+  it('deadlines grow with a long round timeout: joining gets one plus start-up, a round four plus a minute', async () => {
+    const project = aProject({ state: S.BUILDING, training: aTrainingConfig({ roundTimeoutSeconds: 600 }) });
     const { service, store, clock } = setup(project);
 
+    await service.handle(project._id, { kind: 'build.succeeded', image: anImage() });
+    expect(store.current(project._id).deadlineAt).toEqual(clock.plus(600_000 + 120_000));
+
     await service.handle(project._id, { kind: 'training.started' });
-    expect(store.current(project._id).deadlineAt).toEqual(clock.plus(180_000));
+    expect(store.current(project._id).deadlineAt).toEqual(clock.plus(4 * 600_000 + 60_000));
 
     clock.advance(5_000);
     await service.handle(project._id, roundCompleted(1));
-    expect(store.current(project._id).deadlineAt).toEqual(clock.plus(180_000));
+    expect(store.current(project._id).deadlineAt).toEqual(clock.plus(4 * 600_000 + 60_000));
   });
 
   it('a duplicate round does not push the deadline', async () => {
@@ -710,7 +713,7 @@ describe('ProjectLifecycleService: effects', () => {
     const project = aProject({ state: S.SUBMITTED });
     const { service, store, effects, publisher } = setup(project);
 
-    await service.resume(store.current(project._id));
+    await service.resume(project._id);
 
     expect(effects.statesEntered()).toEqual([S.SUBMITTED, S.IMAGE_CHECK]);
     expect(store.current(project._id).state).toBe(S.IMAGE_CHECK);
@@ -722,9 +725,22 @@ describe('ProjectLifecycleService: effects', () => {
     const { service, store, effects } = setup(project);
     effects.overrides[S.DEPLOYING] = () => Promise.reject(new Error('spawn ENOENT'));
 
-    await service.resume(store.current(project._id));
+    await service.resume(project._id);
 
     expect(store.current(project._id).failure).toMatchObject({ stage: 'deployment', reason: 'spawn ENOENT' });
+  });
+
+  it('resume re-reads the project and never runs the effect of a state it has left', async () => {
+    const project = aProject({ state: S.DEPLOYING });
+    const { service, store, effects } = setup(project);
+    // Events handled before the resume ran (e.g. queued at the broker while we were down) ended it.
+    await service.handle(project._id, { kind: 'cancel' });
+    effects.entered.length = 0;
+
+    await service.resume(project._id);
+
+    expect(effects.entered).toHaveLength(0); // nothing deployed again for a CANCELLED project
+    expect(store.current(project._id).state).toBe(S.CANCELLED);
   });
 
   it('the whole path from SUBMITTED to COMPLETED, with a cache hit', async () => {
@@ -732,7 +748,7 @@ describe('ProjectLifecycleService: effects', () => {
     const { service, store } = setup(project);
     const id = project._id;
 
-    await service.resume(store.current(id));
+    await service.resume(id);
     await service.handle(id, { kind: 'build.succeeded', image: { ...anImage(), cacheHit: true } });
     await service.handle(id, { kind: 'training.started' });
     for (const round of [1, 2, 3]) await service.handle(id, roundCompleted(round));

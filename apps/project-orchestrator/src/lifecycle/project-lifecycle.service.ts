@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ProjectState, StateDeadlines, decide, deadlineFor } from '@flops/lifecycle';
+import { ProjectState, StateDeadlines, decide, deadlineFor, isTerminal } from '@flops/lifecycle';
 import { ProjectChange, ProjectRecord, ProjectStore } from '@flops/models';
 import { ProjectEvent } from './project-events';
 import { StateEffects } from './state-effects';
@@ -31,9 +31,17 @@ export class ProjectLifecycleService {
     return this.enqueue(projectId, () => this.apply(projectId, event));
   }
 
-  /** Run the effect of the state a project is in again (after a restart). */
-  resume(project: ProjectRecord): Promise<ProjectRecord | null> {
-    return this.enqueue(project._id, () => this.enter(project));
+  /**
+   * Run the effect of the state a project is in again (after a restart, or when a component ended
+   * without telling us how). The project is read inside the queue: events handled meanwhile may
+   * have moved it on, and an ended project is never deployed again.
+   */
+  resume(projectId: string): Promise<ProjectRecord | null> {
+    return this.enqueue(projectId, async () => {
+      const project = await this.store.get(projectId);
+      if (!project || isTerminal(project.state)) return project;
+      return (await this.enter(project, true)) ?? project;
+    });
   }
 
   private enqueue<T>(projectId: string, work: () => Promise<T>): Promise<T> {
@@ -87,9 +95,9 @@ export class ProjectLifecycleService {
   }
 
   /** Run the effect of the state a project just entered; follow-ups are applied in the same turn. */
-  private async enter(project: ProjectRecord): Promise<ProjectRecord | null> {
+  private async enter(project: ProjectRecord, resumed = false): Promise<ProjectRecord | null> {
     try {
-      const followUp = await this.effects.onEnter(project);
+      const followUp = await this.effects.onEnter(project, resumed);
       return followUp ? await this.apply(project._id, followUp) : null;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -130,9 +138,17 @@ export class ProjectLifecycleService {
     return change;
   }
 
-  /** A project's training deadline grows with its own round timeout. */
+  /**
+   * Deadlines grow with the project's round timeout, so that the orchestrator never gives up
+   * before the aggregator's own timeouts had their chance: joining takes up to one round timeout
+   * (plus start-up), and a round up to init + fit + evaluate, each one round timeout.
+   */
   private deadlinesOf(project: ProjectRecord): StateDeadlines {
-    const perRound = project.training.roundTimeoutSeconds * 1000 * 3;
-    return { ...this.deadlines, [ProjectState.TRAINING]: Math.max(this.deadlines[ProjectState.TRAINING], perRound) };
+    const round = project.training.roundTimeoutSeconds * 1000;
+    return {
+      ...this.deadlines,
+      [ProjectState.DEPLOYING]: Math.max(this.deadlines[ProjectState.DEPLOYING], round + 120_000),
+      [ProjectState.TRAINING]: Math.max(this.deadlines[ProjectState.TRAINING], 4 * round + 60_000),
+    };
   }
 }

@@ -1,4 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ProjectState } from '@flops/lifecycle';
 import { ProjectStore } from '@flops/models';
 import { ComponentExit, DeploymentDriver } from '../deployment/deployment-driver';
 import { ProjectLifecycleService } from './project-lifecycle.service';
@@ -8,6 +10,8 @@ import { StateEffects } from './state-effects';
 const SUBMISSION_GRACE_MS = 3000;
 /** A project that just ended is being cleaned up by its own transition; the sweeper only finishes stalled clean-ups. */
 const CLEAN_UP_GRACE_MS = 10_000;
+/** An adopted aggregator's completion message may still be on its way when we see it gone. */
+const UNKNOWN_EXIT_GRACE_MS = 5_000;
 
 /**
  * Keeps projects moving when messages alone cannot: resumes every unfinished project at boot,
@@ -33,7 +37,8 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     await this.driver.resume();
     const unfinished = await this.store.unfinished();
     if (unfinished.length) this.logger.log(`resuming ${unfinished.length} unfinished project(s)`);
-    for (const project of unfinished) await this.lifecycle.resume(project);
+    // Each project on its own: one that cannot be resumed now must not keep the others (or the service) down.
+    await Promise.all(unfinished.map((project) => this.guarded(project._id, 'resume', () => this.lifecycle.resume(project._id))));
     await this.sweep();
     this.timer = setInterval(() => void this.sweep(), this.sweepIntervalMs);
   }
@@ -47,15 +52,19 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     if (this.sweeping) return;
     this.sweeping = true;
     try {
-      for (const project of await this.store.waitingSince(new Date(now.getTime() - SUBMISSION_GRACE_MS))) {
-        await this.lifecycle.handle(project._id, { kind: 'start' });
-      }
-      for (const project of await this.store.overdue(now)) {
-        await this.lifecycle.handle(project._id, { kind: 'deadline.passed', state: project.state });
-      }
-      for (const project of await this.store.endedNotCleanedUp(new Date(now.getTime() - CLEAN_UP_GRACE_MS))) {
-        await this.effects.cleanUp(project);
-      }
+      const [waiting, overdue, uncleaned] = await Promise.all([
+        this.store.waitingSince(new Date(now.getTime() - SUBMISSION_GRACE_MS)),
+        this.store.overdue(now),
+        this.store.endedNotCleanedUp(new Date(now.getTime() - CLEAN_UP_GRACE_MS)),
+      ]);
+      // Projects are independent: one that is stuck or failing must not hold up the others.
+      await Promise.all([
+        ...waiting.map((p) => this.guarded(p._id, 'start', () => this.lifecycle.handle(p._id, { kind: 'start' }))),
+        ...overdue.map((p) =>
+          this.guarded(p._id, 'deadline', () => this.lifecycle.handle(p._id, { kind: 'deadline.passed', state: p.state })),
+        ),
+        ...uncleaned.map((p) => this.guarded(p._id, 'clean-up', () => this.effects.cleanUp(p))),
+      ]);
     } catch (error) {
       this.logger.error(`sweep failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
@@ -64,17 +73,39 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async componentExited(exit: ComponentExit): Promise<void> {
-    const unknownOrClean = exit.exitCode === null ? exit.signal === null : exit.exitCode === 0;
-    if (exit.kind !== 'aggregator' || unknownOrClean) {
-      if (!unknownOrClean) this.logger.warn(`${exit.projectId}/${exit.component} exited with ${exit.signal ?? `code ${exit.exitCode}`}`);
-      return; // learners come and go: the aggregator decides whether a round still has enough of them
+    const { projectId, component } = exit;
+    const how = exit.signal ?? (exit.exitCode === null ? 'an unknown status' : `code ${exit.exitCode}`);
+    const clean = exit.exitCode === 0;
+    const unknown = exit.exitCode === null && exit.signal === null;
+    if (exit.kind === 'learner') {
+      // The aggregator decides whether a round still has enough learners; tell it at once.
+      if (clean) return;
+      this.logger.warn(`${projectId}/${component} exited with ${how}`);
+      await this.guarded(projectId, 'learner exit', () => this.effects.learnerLost(projectId, component, `exited with ${how}`));
+      return;
     }
-    await this.lifecycle
-      .handle(exit.projectId, {
-        kind: 'component.failed',
-        component: exit.component,
-        reason: `exited with ${exit.signal ?? `code ${exit.exitCode}`} (see its log)`,
-      })
-      .catch((e) => this.logger.error(`could not record the failure of ${exit.component}: ${String(e)}`));
+    if (clean) return; // the aggregator reported its outcome before it ended
+    if (unknown) {
+      // An adopted aggregator ended while we could not see how: the stored model, if any, tells.
+      await sleep(UNKNOWN_EXIT_GRACE_MS);
+      await this.guarded(projectId, 'aggregator exit', async () => {
+        const project = await this.lifecycle.resume(projectId);
+        if (project && (project.state === ProjectState.DEPLOYING || project.state === ProjectState.TRAINING)) {
+          await this.lifecycle.handle(projectId, { kind: 'component.failed', component, reason: 'ended without reporting an outcome' });
+        }
+      });
+      return;
+    }
+    await this.guarded(projectId, 'aggregator exit', () =>
+      this.lifecycle.handle(projectId, { kind: 'component.failed', component, reason: `exited with ${how} (see its log)` }),
+    );
+  }
+
+  private async guarded(projectId: string, what: string, work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      this.logger.error(`${projectId}: ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 }
