@@ -25,8 +25,9 @@ runService(async () => {
   const dataUrl = `http://${config.FLOPS_AGGREGATOR_ADVERTISE_HOST ?? config.FLOPS_AGGREGATOR_HOST}:${port}`;
   const outbox = app.get(AggregatorOutbox);
   await outbox.announce(dataUrl);
-  await app.get(TrainingRun).run(dataUrl);
+  // Non-zero when the outcome could not be reported, so the orchestrator learns of it from the exit.
+  const reported = await app.get(TrainingRun).run(dataUrl);
   await outbox.clearRetained();
   await app.close();
-  process.exit(0);
+  process.exit(reported ? 0 : 1);
 });

@@ -7,7 +7,7 @@ import { RegistryClient } from '@flops/oci-registry';
 import { bootstrapService, runService } from '@flops/service-kit';
 import { AppModule } from './app.module';
 import { loadModelManager, pullUserCode } from './code/user-code';
-import { LearnerConfig } from './config';
+import { LearnerConfig, parseHyperparameters } from './config';
 import { DataPlaneClient } from './tasks/data-plane.client';
 import { TaskRunner } from './tasks/task-runner';
 
@@ -18,6 +18,7 @@ runService(async () => {
   if (!config.FLOPS_PROJECT_ID || !config.FLOPS_LEARNER_ID || !config.FLOPS_LEARNER_IMAGE) {
     throw new Error('FLOPS_PROJECT_ID, FLOPS_LEARNER_ID and FLOPS_LEARNER_IMAGE are required');
   }
+  const hyperparameters = parseHyperparameters(config.FLOPS_HYPERPARAMETERS);
   const projectId = config.FLOPS_PROJECT_ID;
   const learnerId = config.FLOPS_LEARNER_ID;
   // If the learner dies, the broker tells the aggregator at once instead of it waiting for a timeout.
@@ -34,7 +35,7 @@ runService(async () => {
     manager = await loadModelManager(codeDir, {
       partition: { index: config.FLOPS_LEARNER_INDEX, count: config.FLOPS_LEARNER_COUNT },
       dataTags: config.FLOPS_DATA_TAGS ? config.FLOPS_DATA_TAGS.split(',') : [],
-      hyperparameters: {},
+      hyperparameters,
       seed: config.FLOPS_SEED,
     });
   } catch (error) {

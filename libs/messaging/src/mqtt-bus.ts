@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { MqttClient, connectAsync } from 'mqtt';
+import { IClientPublishOptions, MqttClient, connectAsync } from 'mqtt';
 import { Topics, TopicDef, createMessage, topicFor } from '@flops/contracts';
 
 export interface MqttBusOptions {
@@ -7,6 +7,11 @@ export interface MqttBusOptions {
   clientId: string;
   /** Sent by the broker on our behalf if we vanish without saying goodbye. */
   will?: { topic: string; payload: string };
+  /**
+   * How long a publish may wait for the broker's acknowledgement before it fails (default 30 s).
+   * Without a bound, a service whose broker is gone would wait forever instead of exiting.
+   */
+  publishTimeoutMs?: number;
 }
 
 /**
@@ -16,7 +21,10 @@ export interface MqttBusOptions {
 export class MqttBus {
   private readonly logger = new Logger(MqttBus.name);
 
-  private constructor(private readonly client: MqttClient) {}
+  private constructor(
+    private readonly client: MqttClient,
+    private readonly publishTimeoutMs: number,
+  ) {}
 
   static async connect(options: MqttBusOptions): Promise<MqttBus> {
     const client = await connectAsync(options.url, {
@@ -26,26 +34,42 @@ export class MqttBus {
       connectTimeout: 10_000,
       will: options.will ? { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: 1, retain: false } : undefined,
     });
-    return new MqttBus(client);
+    return new MqttBus(client, options.publishTimeoutMs ?? 30_000);
   }
 
   /** Resolves once the broker acknowledged the message (PUBACK). */
   async publish<P extends object>(def: TopicDef<P>, projectId: string, payload: P, correlationId?: string): Promise<void> {
     const { topic, message } = createMessage(def, projectId, payload, correlationId);
-    await this.client.publishAsync(topic, JSON.stringify(message), { qos: 1, retain: def.retained });
+    await this.send(topic, JSON.stringify(message), { qos: 1, retain: def.retained });
     this.logger.debug(`→ ${topic}`);
   }
 
   /** Remove every retained message of a project, so nothing stale greets a later subscriber. */
   async clearRetained(projectId: string): Promise<void> {
     for (const def of Object.values(Topics) as TopicDef<object>[]) {
-      if (def.retained) await this.client.publishAsync(topicFor(def, projectId), '', { qos: 1, retain: true });
+      if (def.retained) await this.send(topicFor(def, projectId), '', { qos: 1, retain: true });
     }
   }
 
   /** For tests and tools: publish arbitrary bytes, bypassing the contract. */
   async publishRaw(topic: string, payload: string | Buffer): Promise<void> {
-    await this.client.publishAsync(topic, payload, { qos: 1 });
+    await this.send(topic, payload, { qos: 1 });
+  }
+
+  /** publishAsync, but failing after `publishTimeoutMs` rather than waiting for a broker that may never come back. */
+  private async send(topic: string, payload: string | Buffer, options: IClientPublishOptions): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`publish to ${topic} got no acknowledgement from the broker within ${this.publishTimeoutMs} ms`)),
+        this.publishTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.client.publishAsync(topic, payload, options), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {

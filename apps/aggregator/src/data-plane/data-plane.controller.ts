@@ -1,5 +1,6 @@
 import { Controller, Get, HttpException, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 import { TrainingRun } from '../training/training-run';
 import { UpdateRejectedError } from '../training/training-errors';
@@ -39,8 +40,12 @@ export class DataPlaneController {
     const learnerId = req.header('x-flops-learner-id');
     if (!learnerId) throw new HttpException('x-flops-learner-id header is required', 400);
     if (!req.is(TENSORS_MEDIA_TYPE)) throw new HttpException(`Content-Type must be ${TENSORS_MEDIA_TYPE}`, 415);
+    // Refuse what cannot be accepted before queueing for a slot, and again once we have one
+    // (the task may have closed meanwhile): neither costs reading the body.
+    this.guard(() => this.run.checkUpload(taskId, learnerId));
     await this.uploads.use(async () => {
-      const body = await readBody(req, this.limits.maxBytes);
+      const expected = this.guard(() => this.run.checkUpload(taskId, learnerId));
+      const body = await readBody(req, Math.min(this.limits.maxBytes, expected ?? Infinity));
       this.guard(() => this.run.receiveUpload(taskId, learnerId, body));
     });
     res.status(202).json({ accepted: true });
@@ -56,22 +61,23 @@ export class DataPlaneController {
   }
 }
 
-function readBody(req: Request, maxBytes: number): Promise<Buffer> {
-  const declared = Number(req.header('content-length') ?? NaN);
-  if (declared > maxBytes) return Promise.reject(new HttpException(`upload larger than ${maxBytes} bytes`, 413));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        reject(new HttpException(`upload larger than ${maxBytes} bytes`, 413));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
-  });
+/**
+ * The request body, at most `maxBytes` (413 beyond). Iterating the stream, rather than waiting
+ * for events, also rejects for a request that was destroyed before we got to it (the client went
+ * away while queued for a slot), so the slot is always given back.
+ */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const tooLarge = (): HttpException => new HttpException(`upload larger than ${maxBytes} bytes`, 413);
+  if (Number(req.headers['content-length'] ?? NaN) > maxBytes) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      req.destroy();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }

@@ -1,7 +1,7 @@
 /** Why an upload is refused; the data plane maps each to an HTTP status. */
 export class UpdateRejectedError extends Error {
   constructor(
-    readonly status: 400 | 404 | 409 | 410,
+    readonly status: 400 | 409 | 410,
     message: string,
   ) {
     super(message);

@@ -273,7 +273,6 @@ describe('TrainingRun: a whole run', () => {
     const final = decodeTensors(world.stored[0].model);
     expectModelCloseTo(final.tensors, expectedModel(all));
     expect(final.meta).toEqual({ projectId: PROJECT_ID, round: 3 });
-    expect(run.modelVersion).toBe('r3');
     expect(world.stored[0].model.equals(run.modelBytes('r3'))).toBe(true);
 
     // each round: sample-weighted train metrics (by fit samples) and eval metrics (by eval samples)
@@ -367,18 +366,20 @@ describe('TrainingRun: a whole run', () => {
     expectCloseTo(world.rounds[0].evalMetrics, expectedMetrics(fleet, (i) => evalMetrics(i, 1), (l) => l.evalSamples));
   });
 
-  it('keeps only finite numeric train metrics, each weighted over the learners that reported it', async () => {
+  it('keeps only finite numeric train metrics with valid names, each weighted over the learners that reported it', async () => {
     const { world, run } = setup(aFleet(2), aSettings({ rounds: 1, learners: 2 }));
     world.script = (task, learner) => {
       if (task.kind !== 'fit' || learner.index !== 0) return 'answer';
-      const meta = { numSamples: 100, metrics: { loss: 0.5, accuracy: null, note: 'text' } };
+      // a dotted name would make round/completed invalid on the wire and fail the whole training
+      const meta = { numSamples: 100, metrics: { loss: 0.5, accuracy: null, note: 'text', 'val.acc': 0.9, '': 1 } };
       run.receiveUpload(task.taskId, learner.id, encodeTensors(fromFlat(INITIAL), meta));
       return 'silent';
     };
     world.joinAll();
 
-    await run.run(DATA_URL);
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
 
+    expect(world.failures).toEqual([]);
     expect(world.rounds[0].trainMetrics).toEqual({
       loss: (100 * 0.5 + 300 * fitMetrics(1, 1).loss) / 400,
       accuracy: fitMetrics(1, 1).accuracy, // only learner-1 reported a number
@@ -392,7 +393,7 @@ describe('TrainingRun: learners that do not show up or drop out', () => {
     run.learnerJoined('learner-1');
     run.learnerJoined('learner-1'); // joining twice counts once
 
-    await expect(run.run(DATA_URL)).resolves.toBe(false);
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
 
     expect(world.failures).toEqual(['only 1 of 2 required learners joined']);
     expect(world.started).toEqual([]);
@@ -441,7 +442,7 @@ describe('TrainingRun: learners that do not show up or drop out', () => {
     world.script = (task, learner) => (task.kind === 'fit' && learner.id === 'learner-1' ? 'silent' : 'answer');
     world.joinAll();
 
-    await expect(run.run(DATA_URL)).resolves.toBe(false);
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
 
     expect(world.failures).toEqual(['round 1: 1 update(s) arrived, 2 required']);
     expect(world.stored).toEqual([]);
@@ -484,7 +485,7 @@ describe('TrainingRun: learners that do not show up or drop out', () => {
     world.script = (task) => (task.kind === 'evaluate' ? 'fail' : 'answer');
     world.joinAll();
 
-    await expect(run.run(DATA_URL)).resolves.toBe(false);
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
 
     expect(world.failures).toEqual(['round 1: no learner evaluated the model; learner-0: user code threw in evaluate; learner-1: user code threw in evaluate']);
   });
@@ -506,9 +507,52 @@ describe('TrainingRun: learners that do not show up or drop out', () => {
     world.script = () => 'silent';
     world.joinAll();
 
-    await expect(run.run(DATA_URL)).resolves.toBe(false);
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
 
     expect(world.failures).toEqual(['no learner sent initial weights']);
+  });
+
+  it('ignores a failure of a task that is no longer open: a stale report does not drop a healthy learner', async () => {
+    const fleet = aFleet(3);
+    const { world, run } = setup(fleet, aSettings({ rounds: 2 }));
+    world.onTask = (task) => {
+      const init = world.tasks[0];
+      if (task.kind === 'fit' && task.round === 1) run.learnerFailed('learner-0', init.taskId, 'upload of the initial weights timed out');
+      if (task.kind === 'evaluate' && task.round === 1) run.learnerFailed('learner-1', world.tasks[1].taskId, 'late failure of fit 1');
+    };
+    world.joinAll();
+
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
+
+    expect(world.rounds.map((r) => r.learners)).toEqual([3, 3]);
+    for (const task of world.tasks.slice(1, -1)) expect([...task.learnerIds].sort()).toEqual(['learner-0', 'learner-1', 'learner-2']);
+    expectModelCloseTo(decodeTensors(world.stored[0].model).tensors, expectedModel([1, 2].map((round) => ({ round, learners: fleet }))));
+  });
+
+  it('drops a learner whose failure names no task (last will, idle exit) without waiting for the round timeout', async () => {
+    const fleet = aFleet(3);
+    const { world, run } = setup(fleet, aSettings({ rounds: 2, roundTimeoutSeconds: 30 }));
+    world.script = (task, learner) => (task.kind === 'fit' && learner.id === 'learner-2' ? 'silent' : 'answer');
+    world.onTask = (task) => {
+      if (task.kind === 'fit' && task.round === 1) run.learnerFailed('learner-2', undefined, 'lost the connection to the broker');
+    };
+    world.joinAll();
+    const began = Date.now();
+
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
+
+    expect(Date.now() - began).toBeLessThan(3_000);
+    expect(world.rounds.map((r) => r.learners)).toEqual([2, 2]);
+    for (const task of world.tasks.slice(2, -1)) expect([...task.learnerIds].sort()).toEqual(['learner-0', 'learner-1']);
+  });
+
+  it('resolves false when a failure could not be reported, so the process exits non-zero', async () => {
+    const { world, run } = setup(aFleet(3), aSettings({ learners: 3, minLearnersPerRound: 2 }, 50));
+    world.trainingFailed = () => Promise.reject(new Error('publish to flops/v1/p-train/training/failed timed out'));
+
+    await expect(run.run(DATA_URL)).resolves.toBe(false);
+
+    expect(world.kinds()).toEqual(['stop']);
   });
 });
 
@@ -570,9 +614,13 @@ describe('TrainingRun: uploads and downloads', () => {
 
     run.receiveUpload(id, 'learner-0', valid);
     expect(rejection(() => run.receiveUpload(id, 'learner-0', valid))).toMatchObject({ status: 409, message: expect.stringContaining('already answered') });
+    // the same refusals before the body is read
+    expect(rejection(() => run.checkUpload('some-other-task', 'learner-0'))).toMatchObject({ status: 410 });
+    expect(rejection(() => run.checkUpload(id, 'stranger'))).toMatchObject({ status: 409, message: expect.stringContaining('not selected') });
+    expect(rejection(() => run.checkUpload(id, 'learner-0'))).toMatchObject({ status: 409, message: expect.stringContaining('already answered') });
 
     run.stop();
-    await expect(done).resolves.toBe(false);
+    await expect(done).resolves.toBe(true);
     expect(world.failures).toEqual([]);
   });
 
@@ -592,6 +640,25 @@ describe('TrainingRun: uploads and downloads', () => {
     expect(world.rounds[0].samples).toBe(1000);
   });
 
+  it('knows before reading an upload how large it can be: a fit update is the model plus a margin, initial weights unknown', async () => {
+    const { run, fit, done } = await atOpenFit();
+    const limit = run.checkUpload(fit.taskId, 'learner-1');
+    expect(limit).toBe(run.modelBytes('r0').length + 64 * 1024);
+    const metrics = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`metric_${i}_${'x'.repeat(50)}`, i / 7]));
+    expect(anUpdate(INITIAL, { learnerId: 'learner-1', round: 1, numSamples: 300, metrics }).length).toBeLessThanOrEqual(limit!);
+    run.stop();
+    await done;
+
+    const { world, run: atInit } = setup(aFleet(1), aSettings({ learners: 1, minLearnersPerRound: 1 }));
+    world.script = () => 'silent';
+    world.joinAll();
+    const running = atInit.run(DATA_URL);
+    const init = await world.task('init');
+    expect(atInit.checkUpload(init.taskId, 'learner-0')).toBeUndefined();
+    atInit.stop();
+    await running;
+  });
+
   it('an evaluate task takes no uploads (409)', async () => {
     const fleet = aFleet(2);
     const { world, run } = setup(fleet, aSettings({ rounds: 1, learners: 2, roundTimeoutSeconds: 30 }));
@@ -601,18 +668,17 @@ describe('TrainingRun: uploads and downloads', () => {
 
     const evaluate = await world.task('evaluate', 1);
     expect(rejection(() => run.receiveUpload(evaluate.taskId, 'learner-0', anUpdate()))).toMatchObject({ status: 409 });
+    expect(rejection(() => run.checkUpload(evaluate.taskId, 'learner-0'))).toMatchObject({ status: 409, message: expect.stringContaining('no uploads') });
 
     run.stop();
-    await expect(done).resolves.toBe(false);
+    await expect(done).resolves.toBe(true);
   });
 
   it('serves only the current model version; others are gone (410)', async () => {
     const { run: fresh } = setup(aFleet(1), aSettings());
     expect(rejection(() => fresh.modelBytes('r0'))).toMatchObject({ status: 410, message: expect.stringContaining('none yet') });
-    expect(fresh.modelVersion).toBeUndefined();
 
     const { world, run, fleet, fit, done } = await atOpenFit();
-    expect(run.modelVersion).toBe('r0');
     const r0 = decodeTensors(run.modelBytes('r0'));
     r0.tensors.forEach((t, i) => expect(Array.from(t.values)).toEqual(Array.from(fromFlat(INITIAL)[i].values)));
     expect(r0.meta).toEqual({ projectId: PROJECT_ID, round: 0 });
@@ -621,7 +687,6 @@ describe('TrainingRun: uploads and downloads', () => {
     for (const l of fleet) run.receiveUpload(fit.taskId, l.id, anUpdate(INITIAL, { numSamples: l.fitSamples }));
     await world.task('evaluate', 1);
 
-    expect(run.modelVersion).toBe('r1');
     expect(rejection(() => run.modelBytes('r0')).status).toBe(410);
     expect(rejection(() => run.modelBytes('../r1')).status).toBe(410);
     expect(decodeTensors(run.modelBytes('r1')).meta).toEqual({ projectId: PROJECT_ID, round: 1 });
@@ -630,7 +695,7 @@ describe('TrainingRun: uploads and downloads', () => {
 });
 
 describe('TrainingRun: stop', () => {
-  it('aborts a run waiting for learners: resolves false without reporting a failure', async () => {
+  it('aborts a run waiting for learners: resolves true (the stopper knows) without reporting a failure', async () => {
     const { world, run } = setup(aFleet(3), aSettings({}, 60_000));
     run.learnerJoined('learner-0');
     const began = Date.now();
@@ -638,7 +703,7 @@ describe('TrainingRun: stop', () => {
     const done = run.run(DATA_URL);
     setTimeout(() => run.stop(), 20);
 
-    await expect(done).resolves.toBe(false);
+    await expect(done).resolves.toBe(true);
     expect(Date.now() - began).toBeLessThan(2_000);
     expect(world.failures).toEqual([]);
     expect(world.started).toEqual([]);
@@ -654,7 +719,7 @@ describe('TrainingRun: stop', () => {
 
     run.stop();
 
-    await expect(done).resolves.toBe(false);
+    await expect(done).resolves.toBe(true);
     expect(world.failures).toEqual([]);
     expect(world.stored).toEqual([]);
     expect(world.completed).toEqual([]);

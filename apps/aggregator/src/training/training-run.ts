@@ -7,6 +7,7 @@ import {
   StoredModel,
   TrainingCompleted,
   TrainingConfig,
+  cleanMetrics,
 } from '@flops/contracts';
 import { NamedTensor, TensorCodecError, decodeTensors, encodeTensors, sameLayout, tensorLayoutOf, TensorLayout } from '@flops/tensor-codec';
 import { AggregationError, WeightedAverage, weightedMean } from '../domain';
@@ -36,6 +37,9 @@ interface OpenTask {
   selected: Set<string>;
   answered: Set<string>;
 }
+
+/** Room for an update's header and meta (numSamples, metrics) beyond the model's own encoded size. */
+const UPLOAD_HEADER_MARGIN_BYTES = 64 * 1024;
 
 interface FitResult {
   learnerId: string;
@@ -70,10 +74,6 @@ export class TrainingRun {
     private readonly ports: TrainingPorts,
   ) {}
 
-  get modelVersion(): string | undefined {
-    return this.model?.version;
-  }
-
   // ---- inputs -------------------------------------------------------------------------------
 
   learnerJoined(learnerId: string): void {
@@ -83,7 +83,15 @@ export class TrainingRun {
     this.signal.notify();
   }
 
+  /**
+   * A learner gave up: it is not asked again. A failure of a task that is no longer open is stale
+   * (the learner may be doing the current one fine) and is ignored; one without a task (last will,
+   * user code not loadable, idle exit) always counts.
+   */
   learnerFailed(learnerId: string, taskId: string | undefined, reason: string): void {
+    if (taskId !== undefined && taskId !== this.task?.id) {
+      return this.logger.debug(`stale failure of task ${taskId} from ${learnerId}: ${reason}`);
+    }
     this.logger.warn(`${learnerId} failed${taskId ? ` task ${taskId}` : ''}: ${reason}`);
     this.joined.delete(learnerId);
     if (!this.dropped.has(learnerId)) this.dropped.set(learnerId, reason);
@@ -108,13 +116,24 @@ export class TrainingRun {
     return this.model.bytes;
   }
 
-  /** An upload from the data plane: initial weights (`init`) or an update (`fit`). */
-  receiveUpload(taskId: string, learnerId: string, bytes: Buffer): void {
+  /**
+   * Whether an upload can be accepted at all, checked before its body is read: throws the
+   * UpdateRejectedError `receiveUpload` would. Returns the most bytes an update can have when that
+   * is known (a fit update is the current model plus its meta), undefined for initial weights.
+   */
+  checkUpload(taskId: string, learnerId: string): number | undefined {
     const task = this.task;
     if (!task || task.id !== taskId) throw new UpdateRejectedError(410, `task ${taskId} is not open`);
     if (task.kind !== 'init' && task.kind !== 'fit') throw new UpdateRejectedError(409, `task ${taskId} takes no uploads`);
     if (!task.selected.has(learnerId)) throw new UpdateRejectedError(409, `${learnerId} was not selected for task ${taskId}`);
     if (task.answered.has(learnerId)) throw new UpdateRejectedError(409, `${learnerId} already answered task ${taskId}`);
+    return task.kind === 'fit' && this.model ? this.model.bytes.length + UPLOAD_HEADER_MARGIN_BYTES : undefined;
+  }
+
+  /** An upload from the data plane: initial weights (`init`) or an update (`fit`). */
+  receiveUpload(taskId: string, learnerId: string, bytes: Buffer): void {
+    this.checkUpload(taskId, learnerId);
+    const task = this.task!;
     let tensors: NamedTensor[];
     let meta: Record<string, unknown>;
     try {
@@ -146,7 +165,7 @@ export class TrainingRun {
       } catch (error) {
         throw new UpdateRejectedError(400, error instanceof AggregationError ? error.message : String(error));
       }
-      this.fitResults.push({ learnerId, numSamples, metrics: finiteNumbers(meta.metrics) });
+      this.fitResults.push({ learnerId, numSamples, metrics: cleanMetrics(meta.metrics) });
     }
     task.answered.add(learnerId);
     this.signal.notify();
@@ -158,7 +177,11 @@ export class TrainingRun {
 
   // ---- the loop -----------------------------------------------------------------------------
 
-  /** Runs to the end; reports success or failure itself. Resolves true when training completed. */
+  /**
+   * Runs to the end and reports success or failure itself. Resolves whether the outcome is
+   * accounted for: completed, failure reported, or aborted by stop() (whoever stopped us knows);
+   * false only when a failure could not be reported, so the process can say so by its exit code.
+   */
   async run(dataUrl: string): Promise<boolean> {
     this.dataUrl = dataUrl;
     try {
@@ -167,12 +190,17 @@ export class TrainingRun {
     } catch (error) {
       if (error instanceof TrainingAbortedError) {
         this.logger.warn('training aborted');
-        return false;
+        return true;
       }
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.error(`training failed: ${reason}`);
-      await this.ports.trainingFailed(reason).catch((e) => this.logger.error(`could not report the failure: ${String(e)}`));
-      return false;
+      try {
+        await this.ports.trainingFailed(reason);
+        return true;
+      } catch (e) {
+        this.logger.error(`could not report the failure: ${String(e)}`);
+        return false;
+      }
     } finally {
       await this.ports
         .publishTask({ taskId: randomUUID(), kind: 'stop', round: 0, learnerIds: [...this.joined, ...this.dropped.keys()] })
@@ -287,9 +315,4 @@ export class TrainingRun {
   private roundTimeoutMs(): number {
     return this.settings.config.roundTimeoutSeconds * 1000;
   }
-}
-
-function finiteNumbers(value: unknown): Record<string, number> {
-  if (typeof value !== 'object' || value === null) return {};
-  return Object.fromEntries(Object.entries(value).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1])));
 }

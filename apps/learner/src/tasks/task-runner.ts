@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { LearnerTask, ModelManager } from '@flops/contracts';
+import { LearnerTask, ModelManager, cleanMetrics } from '@flops/contracts';
 import { decodeTensors, encodeTensors } from '@flops/tensor-codec';
-import { DataPlaneClient } from './data-plane.client';
+import { DataPlaneClient, StaleTaskError } from './data-plane.client';
 
 /** What the runner needs besides the user's model manager. */
 export interface LearnerPorts {
@@ -14,7 +14,9 @@ export interface LearnerPorts {
 
 /**
  * Carries out the aggregator's tasks one at a time, in arrival order, with the user's model
- * manager. A task that fails is reported and the learner goes on with the next one.
+ * manager. A task that fails is reported and the learner goes on with the next one; a task the
+ * aggregator has already moved past is only logged. With no task to do and no word from the
+ * aggregator for the idle timeout, the learner reports that it leaves, and leaves.
  */
 export class TaskRunner {
   private readonly logger = new Logger(TaskRunner.name);
@@ -22,6 +24,9 @@ export class TaskRunner {
   private joinTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
   private assigned = false;
+  /** Tasks queued or running: the idle timer is off meanwhile (a fit may take longer than the timeout). */
+  private busy = 0;
+  private ended = false;
 
   constructor(
     private readonly learnerId: string,
@@ -44,16 +49,18 @@ export class TaskRunner {
     if (!task.learnerIds.includes(this.learnerId)) return;
     this.assigned = true;
     this.stopJoining();
+    this.busy++;
     this.touch();
-    this.queue = this.queue.then(() => this.perform(task));
-  }
-
-  /** Resolves when the queued tasks are done (for tests and shutdown). */
-  drained(): Promise<void> {
-    return this.queue;
+    this.queue = this.queue
+      .then(() => this.perform(task))
+      .finally(() => {
+        this.busy--;
+        this.touch(); // the idle time counts from the end of our last task
+      });
   }
 
   close(): void {
+    this.ended = true;
     this.stopJoining();
     if (this.idleTimer) clearTimeout(this.idleTimer);
   }
@@ -71,22 +78,27 @@ export class TaskRunner {
           await this.loadModel(required(task.modelUrl, 'modelUrl'));
           const { numSamples, metrics } = await this.manager.fit({ round: task.round, hyperparameters: task.hyperparameters ?? {} });
           const weights = await this.manager.getWeights();
-          const update = encodeTensors(weights, { learnerId: this.learnerId, round: task.round, numSamples, metrics });
+          const meta = { learnerId: this.learnerId, round: task.round, numSamples, metrics: this.wireMetrics('fit', metrics) };
+          const update = encodeTensors(weights, meta);
           await this.dataPlane.upload(required(task.uploadUrl, 'uploadUrl'), update);
           break;
         }
         case 'evaluate': {
           await this.loadModel(required(task.modelUrl, 'modelUrl'));
           const { numSamples, ...metrics } = await this.manager.evaluate();
-          await this.ports.evaluated(task.taskId, task.round, numSamples, metrics);
+          await this.ports.evaluated(task.taskId, task.round, numSamples, this.wireMetrics('evaluate', metrics));
           break;
         }
         case 'stop':
-          this.ports.finished('the aggregator ended training');
+          this.finish('the aggregator ended training');
           return;
       }
       this.logger.log(`${task.kind} round ${task.round} done in ${Date.now() - started} ms`);
     } catch (error) {
+      if (error instanceof StaleTaskError) {
+        this.logger.warn(`${task.kind} round ${task.round}: the aggregator has moved on (${error.message})`);
+        return;
+      }
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.error(`${task.kind} round ${task.round} failed: ${reason}`);
       await this.ports.failed(task.taskId, reason.slice(0, 4000)).catch(() => undefined);
@@ -103,10 +115,38 @@ export class TaskRunner {
     this.joinTimer = undefined;
   }
 
+  /**
+   * Only metrics the wire takes (finite numbers with valid names): one bad value from the user's
+   * code would otherwise make the message invalid and the learner be dropped. The rest are logged.
+   */
+  private wireMetrics(kind: string, metrics: unknown): Record<string, number> {
+    const clean = cleanMetrics(metrics);
+    const dropped = typeof metrics === 'object' && metrics !== null ? Object.keys(metrics).filter((name) => !Object.hasOwn(clean, name)) : [];
+    if (dropped.length) this.logger.warn(`${kind}: dropped metrics that are not finite numbers with valid names: ${dropped.join(', ')}`);
+    return clean;
+  }
+
+  private finish(reason: string): void {
+    this.ended = true;
+    this.ports.finished(reason);
+  }
+
+  /** (Re)starts the idle timer, unless a task is queued or running or the learner is done. */
   private touch(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.ports.finished('no word from the aggregator for too long'), this.timing.idleTimeoutMs);
+    this.idleTimer = undefined;
+    if (this.busy > 0 || this.ended) return;
+    this.idleTimer = setTimeout(() => void this.leaveIdle(), this.timing.idleTimeoutMs);
     this.idleTimer.unref();
+  }
+
+  /** The aggregator seems gone: say so (it may just be slow, then it stops waiting for us), then leave. */
+  private async leaveIdle(): Promise<void> {
+    const reason = `no word from the aggregator for ${this.timing.idleTimeoutMs / 1000} s`;
+    this.ended = true;
+    this.logger.warn(`${reason}; leaving`);
+    await this.ports.failed(undefined, reason).catch((e) => this.logger.warn(`could not report leaving: ${String(e)}`));
+    this.finish(reason);
   }
 }
 

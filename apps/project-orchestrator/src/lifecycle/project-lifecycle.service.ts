@@ -44,6 +44,19 @@ export class ProjectLifecycleService {
     });
   }
 
+  /**
+   * The aggregator ended without telling us how (we adopted it after a restart). If it stored the
+   * final model, training completed; otherwise a project still deploying or training has lost it.
+   */
+  settleAggregatorEnd(projectId: string, component: string): Promise<ProjectRecord | null> {
+    return this.enqueue(projectId, async () => {
+      const project = await this.store.get(projectId);
+      if (!project || (project.state !== ProjectState.DEPLOYING && project.state !== ProjectState.TRAINING)) return project;
+      const outcome = await this.effects.trainingOutcome(project);
+      return this.apply(projectId, outcome ?? { kind: 'component.failed', component, reason: 'ended without reporting an outcome' });
+    });
+  }
+
   private enqueue<T>(projectId: string, work: () => Promise<T>): Promise<T> {
     const previous = this.queues.get(projectId) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(work);

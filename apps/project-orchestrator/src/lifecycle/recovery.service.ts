@@ -1,6 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ProjectState } from '@flops/lifecycle';
 import { ProjectStore } from '@flops/models';
 import { ComponentExit, DeploymentDriver } from '../deployment/deployment-driver';
 import { ProjectLifecycleService } from './project-lifecycle.service';
@@ -79,7 +78,8 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     const unknown = exit.exitCode === null && exit.signal === null;
     if (exit.kind === 'learner') {
       // The aggregator decides whether a round still has enough learners; tell it at once.
-      if (clean) return;
+      if (clean || unknown) return; // an adopted learner's end says nothing either way
+
       this.logger.warn(`${projectId}/${component} exited with ${how}`);
       await this.guarded(projectId, 'learner exit', () => this.effects.learnerLost(projectId, component, `exited with ${how}`));
       return;
@@ -88,12 +88,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
     if (unknown) {
       // An adopted aggregator ended while we could not see how: the stored model, if any, tells.
       await sleep(UNKNOWN_EXIT_GRACE_MS);
-      await this.guarded(projectId, 'aggregator exit', async () => {
-        const project = await this.lifecycle.resume(projectId);
-        if (project && (project.state === ProjectState.DEPLOYING || project.state === ProjectState.TRAINING)) {
-          await this.lifecycle.handle(projectId, { kind: 'component.failed', component, reason: 'ended without reporting an outcome' });
-        }
-      });
+      await this.guarded(projectId, 'aggregator exit', () => this.lifecycle.settleAggregatorEnd(projectId, component));
       return;
     }
     await this.guarded(projectId, 'aggregator exit', () =>

@@ -1,0 +1,693 @@
+import { Logger } from '@nestjs/common';
+import { FINAL_MODEL_TAG, MODEL_ARTIFACT_TYPE, TopicDef, TopicName, Topics, TrainingConfig, createMessage, modelAnnotations } from '@flops/contracts';
+import { DEFAULT_DEADLINES, ProjectState, isTerminal } from '@flops/lifecycle';
+import { MqttBus } from '@flops/messaging';
+import { ImageRecord, ProjectChange, ProjectRecord, ProjectStore } from '@flops/models';
+import { EMPTY_DESCRIPTOR, MediaTypes, OciManifest, RegistryClient } from '@flops/oci-registry';
+import { ComponentPlanner } from '../deployment/component-planner';
+import { ComponentExit, ComponentSpec, DeploymentDriver } from '../deployment/deployment-driver';
+import { ProjectLifecycleService } from './project-lifecycle.service';
+import { RecoveryService } from './recovery.service';
+import { StateChangePublisher } from './state-change.publisher';
+import { StateEffects } from './state-effects';
+
+/**
+ * The grace after an aggregator ended with an unknown status is a `sleep` from node:timers/promises
+ * (which Jest's fake timers do not reach): each wait is recorded here and ends when a test releases it.
+ */
+const mockGraceWaits: { ms: number; release: () => void }[] = [];
+jest.mock('node:timers/promises', () => ({
+  ...jest.requireActual('node:timers/promises'),
+  setTimeout: (ms: number) => new Promise<void>((resolve) => mockGraceWaits.push({ ms, release: () => resolve() })),
+}));
+
+const S = ProjectState;
+/** The bootstrap's sweep reads the wall clock, so the test clock starts at the real now (a whole second). */
+const T0 = Math.floor(Date.now() / 1000) * 1000;
+const REGISTRY_HOST = '127.0.0.1:5000';
+const MODEL_DIGEST = `sha256:${'c'.repeat(64)}`;
+const SWEEP_INTERVAL_MS = 60_000;
+
+// ---- test data ---------------------------------------------------------------------------------
+
+function aTrainingConfig(overrides: Partial<TrainingConfig> = {}): TrainingConfig {
+  return {
+    rounds: 3,
+    learners: 2,
+    minLearnersPerRound: 2,
+    strategy: 'fedavg',
+    hyperparameters: { epochs: 1 },
+    dataTags: [],
+    roundTimeoutSeconds: 10,
+    seed: 42,
+    ...overrides,
+  };
+}
+
+function anImage(): ImageRecord {
+  return {
+    reference: `${REGISTRY_HOST}/flops/learners/digits:abc-tfjs4`,
+    digest: `sha256:${'a'.repeat(64)}`,
+    sourceRevision: 'abc',
+    cacheHit: false,
+    durations: { fetchMs: 1, checkMs: 2, buildMs: 3, pushMs: 4 },
+  };
+}
+
+let projectSeq = 0;
+/** A project created a minute before T0 whose deadline is far away (no sweep touches it unless told). */
+function aProject(overrides: Partial<ProjectRecord> = {}): ProjectRecord {
+  const createdAt = new Date(T0 - 60_000);
+  const state = overrides.state ?? S.SUBMITTED;
+  const ended = isTerminal(state);
+  return {
+    _id: `p${++projectSeq}`,
+    name: 'digits',
+    state,
+    version: 3,
+    repo: { url: 'https://git.example/org/digits.git' },
+    training: aTrainingConfig(),
+    resources: {},
+    image: state === S.SUBMITTED || state === S.IMAGE_CHECK || state === S.BUILDING ? undefined : anImage(),
+    rounds: [],
+    history: [{ from: null, to: state, at: createdAt, event: 'submitted' }],
+    deadlineAt: ended ? null : new Date(T0 + 999_999),
+    createdAt,
+    updatedAt: createdAt,
+    ...overrides,
+  };
+}
+
+function aModelManifest(projectId: string, finalMetrics: Record<string, number>): OciManifest {
+  return {
+    schemaVersion: 2,
+    mediaType: MediaTypes.imageManifest,
+    artifactType: MODEL_ARTIFACT_TYPE,
+    config: { ...EMPTY_DESCRIPTOR },
+    layers: [{ mediaType: MediaTypes.octetStream, digest: `sha256:${'e'.repeat(64)}`, size: 4096 }],
+    annotations: modelAnnotations({ projectId, rounds: 3, finalMetrics }),
+  };
+}
+
+// ---- fakes ---------------------------------------------------------------------------------------
+
+/** Lets every pending promise chain (exit handlers run detached from the driver's listener) finish. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+class TestClock {
+  private t = T0;
+  now = (): Date => new Date(this.t);
+}
+
+type StoreQuery = 'unfinished' | 'waitingSince' | 'overdue' | 'endedNotCleanedUp';
+
+/** ProjectStore in memory: version-guarded `apply`, and the sweeper's queries with the real filters. */
+class InMemoryProjectStore
+  implements Pick<ProjectStore, 'get' | 'apply' | 'markCleanedUp' | 'unfinished' | 'waitingSince' | 'overdue' | 'endedNotCleanedUp'>
+{
+  private readonly records = new Map<string, ProjectRecord>();
+  readonly queries: StoreQuery[] = [];
+  /** Reads of these projects fail (a project that cannot be handled right now). */
+  readonly unreadable = new Set<string>();
+  /** When set, the sweeper's queries fail with it. */
+  queryFailure?: Error;
+  /** When set, the sweeper's queries wait for it. */
+  queryGate?: Promise<void>;
+
+  constructor(private readonly clock: TestClock) {}
+
+  put(record: ProjectRecord): void {
+    this.records.set(record._id, structuredClone(record));
+  }
+
+  current(id: string): ProjectRecord {
+    const record = this.records.get(id);
+    if (!record) throw new Error(`no project ${id}`);
+    return structuredClone(record);
+  }
+
+  async get(id: string): Promise<ProjectRecord | null> {
+    if (this.unreadable.has(id)) throw new Error(`cannot read ${id}`);
+    const record = this.records.get(id);
+    return record ? structuredClone(record) : null;
+  }
+
+  async apply(id: string, expectedVersion: number, change: ProjectChange): Promise<ProjectRecord | null> {
+    const record = this.records.get(id);
+    if (!record || record.version !== expectedVersion) return null;
+    const next: ProjectRecord = {
+      ...record,
+      ...structuredClone(change.set ?? {}),
+      version: record.version + 1,
+      rounds: change.appendRound ? [...record.rounds, structuredClone(change.appendRound)] : record.rounds,
+      history: change.appendHistory ? [...record.history, structuredClone(change.appendHistory)] : record.history,
+      updatedAt: this.clock.now(),
+    };
+    this.records.set(id, next);
+    return structuredClone(next);
+  }
+
+  async markCleanedUp(id: string): Promise<void> {
+    const record = this.records.get(id)!;
+    this.records.set(id, { ...record, cleanedUpAt: this.clock.now() });
+  }
+
+  async unfinished(): Promise<ProjectRecord[]> {
+    return this.query('unfinished', (p) => !isTerminal(p.state));
+  }
+
+  async waitingSince(before: Date): Promise<ProjectRecord[]> {
+    return this.query('waitingSince', (p) => p.state === S.SUBMITTED && p.createdAt < before);
+  }
+
+  async overdue(now: Date): Promise<ProjectRecord[]> {
+    return this.query('overdue', (p) => !isTerminal(p.state) && p.deadlineAt !== null && p.deadlineAt < now);
+  }
+
+  async endedNotCleanedUp(endedBefore: Date): Promise<ProjectRecord[]> {
+    return this.query('endedNotCleanedUp', (p) => isTerminal(p.state) && !p.cleanedUpAt && p.updatedAt < endedBefore);
+  }
+
+  private async query(name: StoreQuery, filter: (p: ProjectRecord) => boolean): Promise<ProjectRecord[]> {
+    this.queries.push(name);
+    if (name !== 'unfinished') {
+      if (this.queryGate) await this.queryGate;
+      if (this.queryFailure) throw this.queryFailure;
+    }
+    return [...this.records.values()].filter(filter).map((p) => structuredClone(p));
+  }
+}
+
+/** Records what would go to the broker; payloads are checked against the contract like the real bus does. */
+class RecordingBus implements Pick<MqttBus, 'publish' | 'clearRetained'> {
+  readonly published: { topic: TopicName; projectId: string; payload: object }[] = [];
+  readonly cleared: string[] = [];
+
+  async publish<P extends object>(def: TopicDef<P>, projectId: string, payload: P): Promise<void> {
+    createMessage(def, projectId, payload);
+    const topic = (Object.keys(Topics) as TopicName[]).find((name) => Topics[name] === (def as TopicDef<object>));
+    if (!topic) throw new Error(`unknown topic ${def.template}`);
+    this.published.push({ topic, projectId, payload });
+  }
+
+  async clearRetained(projectId: string): Promise<void> {
+    this.cleared.push(projectId);
+  }
+
+  of(topic: TopicName, projectId?: string): object[] {
+    return this.published.filter((p) => p.topic === topic && (!projectId || p.projectId === projectId)).map((p) => p.payload);
+  }
+}
+
+/** Records deploys and undeploys; `exit` plays a component ending on its own, through the registered listeners. */
+class FakeDriver extends DeploymentDriver {
+  readonly name = 'fake';
+  readonly deployed: ComponentSpec[] = [];
+  readonly undeployed: string[] = [];
+  readonly failUndeployOf = new Set<string>();
+  /** Stopping these takes a turn of the event loop (like waiting for a process to end). */
+  readonly slowToStop = new Set<string>();
+  resumed = 0;
+  /** Runs inside `resume` (e.g. components found dead while adopting them). */
+  onResume?: () => void;
+  private readonly listeners: ((exit: ComponentExit) => void)[] = [];
+
+  async deploy(spec: ComponentSpec): Promise<void> {
+    this.deployed.push(spec);
+  }
+
+  async undeployProject(projectId: string): Promise<void> {
+    if (this.failUndeployOf.has(projectId)) throw new Error(`cannot stop ${projectId}`);
+    if (this.slowToStop.has(projectId)) await new Promise((resolve) => setImmediate(resolve));
+    this.undeployed.push(projectId);
+  }
+
+  async resume(): Promise<void> {
+    this.resumed++;
+    this.onResume?.();
+  }
+
+  onExit(listener: (exit: ComponentExit) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {}
+
+  exit(exit: ComponentExit): void {
+    for (const listener of this.listeners) listener(exit);
+  }
+}
+
+class FakeRegistry implements Pick<RegistryClient, 'resolveTag' | 'getManifest' | 'registryHost'> {
+  readonly registryHost = REGISTRY_HOST;
+  private readonly tags = new Map<string, string>();
+  private readonly manifests = new Map<string, OciManifest>();
+
+  put(repo: string, tag: string, digest: string, manifest: OciManifest): void {
+    this.tags.set(`${repo}:${tag}`, digest);
+    this.manifests.set(`${repo}@${digest}`, manifest);
+  }
+
+  async resolveTag(repo: string, ref: string): Promise<string | null> {
+    return this.tags.get(`${repo}:${ref}`) ?? null;
+  }
+
+  async getManifest(repo: string, ref: string): Promise<{ manifest: OciManifest; digest: string }> {
+    const manifest = this.manifests.get(`${repo}@${ref}`);
+    if (!manifest) throw new Error(`manifest unknown: ${repo}@${ref}`);
+    return { manifest: structuredClone(manifest), digest: ref };
+  }
+}
+
+const started: RecoveryService[] = [];
+
+/** The real lifecycle and effects over in-memory fakes of everything they talk to. */
+function setup(...projects: ProjectRecord[]) {
+  const clock = new TestClock();
+  const store = new InMemoryProjectStore(clock);
+  for (const project of projects) store.put(project);
+  const bus = new RecordingBus();
+  const driver = new FakeDriver();
+  const registry = new FakeRegistry();
+  const planner = new ComponentPlanner({
+    mqttUrl: 'mqtt://broker.test:1883',
+    registryUrl: `http://${REGISTRY_HOST}`,
+    registryNamespace: 'flops',
+    runtimeVersion: '0.1.0',
+    logLevel: 'info',
+  });
+  const effects = new StateEffects(
+    bus as unknown as MqttBus,
+    driver,
+    planner,
+    store as unknown as ProjectStore,
+    registry as unknown as RegistryClient,
+  );
+  const lifecycle = new ProjectLifecycleService(
+    store as unknown as ProjectStore,
+    effects,
+    new StateChangePublisher(bus as unknown as MqttBus),
+    DEFAULT_DEADLINES,
+    clock.now,
+  );
+  const recovery = new RecoveryService(store as unknown as ProjectStore, lifecycle, effects, driver, SWEEP_INTERVAL_MS);
+  const resume = jest.spyOn(lifecycle, 'resume');
+  const handle = jest.spyOn(lifecycle, 'handle');
+  const learnerLost = jest.spyOn(effects, 'learnerLost');
+  const storeFinalModel = (project: ProjectRecord, finalMetrics: Record<string, number>): void =>
+    registry.put(planner.modelRepository(project), FINAL_MODEL_TAG, MODEL_DIGEST, aModelManifest(project._id, finalMetrics));
+  const bootstrap = async (): Promise<void> => {
+    started.push(recovery);
+    await recovery.onApplicationBootstrap();
+  };
+  /** Bootstraps, then forgets what the bootstrap did, so a test sees only what follows. */
+  const bootstrapQuietly = async (): Promise<void> => {
+    await bootstrap();
+    bus.published.length = 0;
+    driver.deployed.length = 0;
+    resume.mockClear();
+    handle.mockClear();
+    learnerLost.mockClear();
+  };
+  return { clock, store, bus, driver, registry, effects, lifecycle, recovery, resume, handle, learnerLost, storeFinalModel, bootstrap, bootstrapQuietly };
+}
+
+beforeAll(() => Logger.overrideLogger(false));
+
+afterEach(() => {
+  for (const recovery of started.splice(0)) recovery.onApplicationShutdown();
+  mockGraceWaits.length = 0;
+  jest.useRealTimers();
+  jest.restoreAllMocks();
+});
+
+// ---- tests ---------------------------------------------------------------------------------------
+
+describe('RecoveryService: bootstrap', () => {
+  it('resumes every unfinished project, and none that ended', async () => {
+    const checking = aProject({ state: S.IMAGE_CHECK });
+    const building = aProject({ state: S.BUILDING });
+    const deploying = aProject({ state: S.DEPLOYING });
+    const training = aProject({ state: S.TRAINING });
+    const done = aProject({ state: S.COMPLETED, cleanedUpAt: new Date(T0 - 30_000) });
+    const { bootstrap, resume, bus, driver, store } = setup(checking, building, deploying, training, done);
+
+    await bootstrap();
+
+    expect(driver.resumed).toBe(1);
+    expect(resume.mock.calls.map(([id]) => id).sort()).toEqual([checking._id, building._id, deploying._id, training._id].sort());
+    // what the resumed effects did: build requests asked again, components deployed again
+    expect(bus.of('buildRequested').length).toBe(2);
+    expect(bus.of('buildRequested', checking._id)).toHaveLength(1);
+    expect(bus.of('buildRequested', building._id)).toHaveLength(1);
+    expect(driver.deployed.map((s) => `${s.projectId}/${s.component}`)).toEqual([
+      `${deploying._id}/aggregator`,
+      `${deploying._id}/learner-0`,
+      `${deploying._id}/learner-1`,
+    ]);
+    expect(store.current(training._id).state).toBe(S.TRAINING); // no model stored yet: still training
+    expect(driver.undeployed).toEqual([]); // the ended project was cleaned up already
+  });
+
+  it('a project whose resume throws neither stops the others nor rejects the bootstrap', async () => {
+    const broken = aProject({ state: S.BUILDING });
+    const others = [aProject({ state: S.IMAGE_CHECK }), aProject({ state: S.BUILDING })];
+    const stalled = aProject({ state: S.FAILED, updatedAt: new Date(T0 - 60_000) }); // never cleaned up
+    const { bootstrap, store, resume, bus, driver } = setup(broken, ...others, stalled);
+    store.unreadable.add(broken._id);
+
+    await expect(bootstrap()).resolves.toBeUndefined();
+
+    expect(resume.mock.calls.map(([id]) => id).sort()).toEqual([broken._id, ...others.map((p) => p._id)].sort());
+    await expect(resume.mock.results[resume.mock.calls.findIndex(([id]) => id === broken._id)].value).rejects.toThrow(`cannot read ${broken._id}`);
+    for (const other of others) expect(bus.of('buildRequested', other._id)).toHaveLength(1);
+    // and the first sweep ran after the resumes
+    expect(driver.undeployed).toEqual([stalled._id]);
+    expect(store.current(stalled._id).cleanedUpAt).toBeDefined();
+  });
+
+  it('listens for exits before adopting components, so one found dead during adoption is reported', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { bootstrap, driver, bus } = setup(project);
+    driver.onResume = () => driver.exit({ projectId: project._id, component: 'learner-1', kind: 'learner', exitCode: 137, signal: null });
+
+    await bootstrap();
+    await settle();
+
+    expect(bus.of('learnerFailed', project._id)).toEqual([{ learnerId: 'learner-1', reason: 'exited with code 137' }]);
+  });
+
+  it('sweeps once at boot, then every interval until shutdown', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    const { bootstrap, recovery } = setup();
+    const sweep = jest.spyOn(recovery, 'sweep');
+
+    await bootstrap();
+    expect(sweep).toHaveBeenCalledTimes(1);
+
+    jest.advanceTimersByTime(SWEEP_INTERVAL_MS);
+    expect(sweep).toHaveBeenCalledTimes(2);
+    jest.advanceTimersByTime(SWEEP_INTERVAL_MS);
+    expect(sweep).toHaveBeenCalledTimes(3);
+
+    recovery.onApplicationShutdown();
+    jest.advanceTimersByTime(10 * SWEEP_INTERVAL_MS);
+    expect(sweep).toHaveBeenCalledTimes(3);
+  });
+});
+
+describe('RecoveryService: sweep', () => {
+  it('starts SUBMITTED projects older than the submission grace, and leaves younger ones to their message', async () => {
+    const old = aProject({ state: S.SUBMITTED, createdAt: new Date(T0 - 4_000) });
+    const young = aProject({ state: S.SUBMITTED, createdAt: new Date(T0 - 2_000) });
+    const { recovery, store, handle, bus } = setup(old, young);
+
+    await recovery.sweep(new Date(T0));
+
+    expect(handle.mock.calls).toEqual([[old._id, { kind: 'start' }]]);
+    expect(store.current(old._id).state).toBe(S.IMAGE_CHECK);
+    expect(bus.of('buildRequested', old._id)).toHaveLength(1);
+    expect(store.current(young._id).state).toBe(S.SUBMITTED);
+  });
+
+  it('fails overdue projects with deadline.passed carrying the state they are overdue in', async () => {
+    const building = aProject({ state: S.BUILDING, deadlineAt: new Date(T0 - 1) });
+    const training = aProject({ state: S.TRAINING, deadlineAt: new Date(T0 - 60_000) });
+    const inTime = aProject({ state: S.DEPLOYING, deadlineAt: new Date(T0 + 1_000) });
+    const { recovery, store, handle, driver } = setup(building, training, inTime);
+
+    await recovery.sweep(new Date(T0));
+
+    expect(handle.mock.calls).toEqual(
+      expect.arrayContaining([
+        [building._id, { kind: 'deadline.passed', state: S.BUILDING }],
+        [training._id, { kind: 'deadline.passed', state: S.TRAINING }],
+      ]),
+    );
+    expect(handle).toHaveBeenCalledTimes(2);
+    expect(store.current(building._id)).toMatchObject({
+      state: S.FAILED,
+      failure: { stage: 'build', reason: 'deadline passed: the project stayed in BUILDING longer than allowed' },
+    });
+    expect(store.current(training._id)).toMatchObject({ state: S.FAILED, failure: { stage: 'training' } });
+    expect(store.current(inTime._id).state).toBe(S.DEPLOYING);
+    // failing them cleaned them up at once
+    expect(driver.undeployed.sort()).toEqual([building._id, training._id].sort());
+  });
+
+  it('finishes the clean-up of projects that ended more than the clean-up grace ago and were never cleaned up', async () => {
+    const stalled = aProject({ state: S.FAILED, updatedAt: new Date(T0 - 20_000) });
+    const justEnded = aProject({ state: S.CANCELLED, updatedAt: new Date(T0 - 5_000) });
+    const cleaned = aProject({ state: S.COMPLETED, updatedAt: new Date(T0 - 60_000), cleanedUpAt: new Date(T0 - 59_000) });
+    const { recovery, store, driver, bus } = setup(stalled, justEnded, cleaned);
+
+    await recovery.sweep(new Date(T0));
+
+    expect(driver.undeployed).toEqual([stalled._id]);
+    expect(bus.cleared).toEqual([stalled._id]);
+    expect(store.current(stalled._id).cleanedUpAt).toEqual(new Date(T0));
+    expect(store.current(justEnded._id).cleanedUpAt).toBeUndefined();
+    expect(store.current(stalled._id).state).toBe(S.FAILED); // clean-up changes nothing else
+  });
+
+  it('one failing project does not hold up the others', async () => {
+    const unreadable = aProject({ state: S.BUILDING, deadlineAt: new Date(T0 - 1) });
+    const unstoppable = aProject({ state: S.FAILED, updatedAt: new Date(T0 - 20_000) });
+    const overdue = aProject({ state: S.IMAGE_CHECK, deadlineAt: new Date(T0 - 1) });
+    const uncleaned = aProject({ state: S.CANCELLED, updatedAt: new Date(T0 - 20_000) });
+    const waiting = aProject({ state: S.SUBMITTED, createdAt: new Date(T0 - 10_000) });
+    const { recovery, store, driver } = setup(unreadable, unstoppable, overdue, uncleaned, waiting);
+    store.unreadable.add(unreadable._id);
+    driver.failUndeployOf.add(unstoppable._id);
+    // the healthy ones take longer than the failing ones: the pass must still wait for them
+    driver.slowToStop.add(overdue._id);
+    driver.slowToStop.add(uncleaned._id);
+
+    await expect(recovery.sweep(new Date(T0))).resolves.toBeUndefined();
+
+    expect(store.current(overdue._id)).toMatchObject({ state: S.FAILED, failure: { stage: 'build' } });
+    expect(store.current(uncleaned._id).cleanedUpAt).toBeDefined();
+    expect(store.current(waiting._id).state).toBe(S.IMAGE_CHECK);
+    expect(store.current(unreadable._id).state).toBe(S.BUILDING);
+    expect(store.current(unstoppable._id).cleanedUpAt).toBeUndefined(); // left for the next sweep
+  });
+
+  it('a store failure ends the pass quietly, and the next pass runs', async () => {
+    const waiting = aProject({ state: S.SUBMITTED, createdAt: new Date(T0 - 10_000) });
+    const { recovery, store } = setup(waiting);
+    store.queryFailure = new Error('database unreachable');
+
+    await expect(recovery.sweep(new Date(T0))).resolves.toBeUndefined();
+    expect(store.current(waiting._id).state).toBe(S.SUBMITTED);
+
+    store.queryFailure = undefined;
+    await recovery.sweep(new Date(T0));
+    expect(store.current(waiting._id).state).toBe(S.IMAGE_CHECK);
+  });
+
+  it('never runs two sweeps at once: a sweep while one is under way does nothing', async () => {
+    const waiting = aProject({ state: S.SUBMITTED, createdAt: new Date(T0 - 10_000) });
+    const { recovery, store, handle } = setup(waiting);
+    let release!: () => void;
+    store.queryGate = new Promise<void>((resolve) => (release = resolve));
+
+    const first = recovery.sweep(new Date(T0));
+    await settle();
+    await recovery.sweep(new Date(T0)); // returns at once
+
+    expect(store.queries).toEqual(['waitingSince', 'overdue', 'endedNotCleanedUp']);
+    expect(handle).not.toHaveBeenCalled();
+
+    release();
+    await first;
+    expect(handle).toHaveBeenCalledTimes(1);
+    expect(store.current(waiting._id).state).toBe(S.IMAGE_CHECK);
+
+    await recovery.sweep(new Date(T0)); // the first one is over: the next may run
+    expect(store.queries).toHaveLength(6);
+  });
+});
+
+describe('RecoveryService: component exits', () => {
+  it.each<[string, number | null, string | null, string]>([
+    ['a non-zero code', 1, null, 'exited with code 1'],
+    ['a signal', null, 'SIGKILL', 'exited with SIGKILL'],
+  ])('a learner ending with %s is reported to the aggregator as failed', async (_how, exitCode, signal, reason) => {
+    const project = aProject({ state: S.TRAINING });
+    const { bootstrapQuietly, driver, bus, learnerLost, handle, store } = setup(project);
+    await bootstrapQuietly();
+
+    driver.exit({ projectId: project._id, component: 'learner-1', kind: 'learner', exitCode, signal });
+    await settle();
+
+    expect(learnerLost).toHaveBeenCalledWith(project._id, 'learner-1', reason);
+    expect(bus.published).toEqual([{ topic: 'learnerFailed', projectId: project._id, payload: { learnerId: 'learner-1', reason } }]);
+    // the aggregator decides whether training can go on; the project is not failed here
+    expect(handle).not.toHaveBeenCalled();
+    expect(store.current(project._id).state).toBe(S.TRAINING);
+  });
+
+  it('a learner ending with code 0 is not reported', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { bootstrapQuietly, driver, bus, learnerLost, handle } = setup(project);
+    await bootstrapQuietly();
+
+    driver.exit({ projectId: project._id, component: 'learner-0', kind: 'learner', exitCode: 0, signal: null });
+    await settle();
+
+    expect(learnerLost).not.toHaveBeenCalled();
+    expect(bus.published).toEqual([]);
+    expect(handle).not.toHaveBeenCalled();
+  });
+
+  it.each<[ProjectState, number | null, string | null, string, string]>([
+    [S.TRAINING, 3, null, 'exited with code 3 (see its log)', 'training'],
+    [S.TRAINING, null, 'SIGSEGV', 'exited with SIGSEGV (see its log)', 'training'],
+    [S.DEPLOYING, 1, null, 'exited with code 1 (see its log)', 'deployment'],
+  ])('an aggregator of a %s project ending with code %p / signal %p fails the project', async (state, exitCode, signal, reason, stage) => {
+    const project = aProject({ state });
+    const { bootstrapQuietly, driver, handle, store } = setup(project);
+    await bootstrapQuietly();
+
+    driver.exit({ projectId: project._id, component: 'aggregator', kind: 'aggregator', exitCode, signal });
+    await settle();
+
+    expect(handle).toHaveBeenCalledWith(project._id, { kind: 'component.failed', component: 'aggregator', reason });
+    expect(store.current(project._id)).toMatchObject({ state: S.FAILED, failure: { stage, reason: `aggregator failed: ${reason}` } });
+    expect(driver.undeployed).toEqual([project._id]);
+    expect(mockGraceWaits).toHaveLength(0); // a known failure needs no grace
+  });
+
+  it('an aggregator ending with code 0 changes nothing: it reported its outcome before it ended', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { bootstrapQuietly, driver, handle, resume, store } = setup(project);
+    await bootstrapQuietly();
+
+    driver.exit({ projectId: project._id, component: 'aggregator', kind: 'aggregator', exitCode: 0, signal: null });
+    await settle();
+
+    expect(handle).not.toHaveBeenCalled();
+    expect(resume).not.toHaveBeenCalled();
+    expect(mockGraceWaits).toHaveLength(0);
+    expect(store.current(project._id).state).toBe(S.TRAINING);
+  });
+
+  it('an aggregator ending with an unknown status and no stored model fails the project, after the grace', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { bootstrapQuietly, driver, handle, resume, store } = setup(project);
+    await bootstrapQuietly();
+
+    driver.exit({ projectId: project._id, component: 'aggregator', kind: 'aggregator', exitCode: null, signal: null });
+    await settle();
+
+    // waiting: the completion message may still be on its way
+    expect(mockGraceWaits.map((w) => w.ms)).toEqual([5_000]);
+    expect(resume).not.toHaveBeenCalled();
+    expect(handle).not.toHaveBeenCalled();
+    expect(store.current(project._id).state).toBe(S.TRAINING);
+
+    mockGraceWaits[0].release();
+    await settle();
+
+    expect(store.current(project._id)).toMatchObject({
+      state: S.FAILED,
+      failure: { stage: 'training', reason: 'aggregator failed: ended without reporting an outcome' },
+    });
+    expect(driver.undeployed).toEqual([project._id]);
+  });
+
+  it('an aggregator ending with an unknown status while DEPLOYING fails the project at stage deployment', async () => {
+    const project = aProject({ state: S.DEPLOYING });
+    const { bootstrapQuietly, driver, store } = setup(project);
+    await bootstrapQuietly();
+
+    const deployedBefore = driver.deployed.length;
+    driver.exit({ projectId: project._id, component: 'aggregator', kind: 'aggregator', exitCode: null, signal: null });
+    await settle();
+    mockGraceWaits[0].release();
+    await settle();
+
+    expect(store.current(project._id)).toMatchObject({
+      state: S.FAILED,
+      failure: { stage: 'deployment', reason: 'aggregator failed: ended without reporting an outcome' },
+    });
+    expect(driver.deployed).toHaveLength(deployedBefore); // nothing was started again to find out
+  });
+
+  it('an aggregator ending with an unknown status after storing the final model completes the project from it', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { bootstrapQuietly, driver, handle, store, storeFinalModel } = setup(project);
+    await bootstrapQuietly(); // nothing stored yet at boot: the project stayed in TRAINING
+    storeFinalModel(project, { accuracy: 0.92 });
+
+    driver.exit({ projectId: project._id, component: 'aggregator', kind: 'aggregator', exitCode: null, signal: null });
+    await settle();
+    mockGraceWaits[0].release();
+    await settle();
+
+    expect(handle).not.toHaveBeenCalledWith(project._id, expect.objectContaining({ kind: 'component.failed' }));
+    const stored = store.current(project._id);
+    expect(stored.state).toBe(S.COMPLETED);
+    expect(stored.failure).toBeUndefined();
+    expect(stored.finalMetrics).toEqual({ accuracy: 0.92 });
+    expect(stored.model).toEqual({
+      reference: `${REGISTRY_HOST}/flops/models/${project._id}@${MODEL_DIGEST}`,
+      digest: MODEL_DIGEST,
+      sizeBytes: 4096,
+    });
+    expect(stored.history.slice(-2).map((h) => [h.from, h.to, h.event])).toEqual([
+      [S.TRAINING, S.FINALIZING, 'training.completed'],
+      [S.FINALIZING, S.COMPLETED, 'finalized'],
+    ]);
+  });
+
+  it('an aggregator ending with an unknown status whose completion message arrives during the grace: no failure', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { bootstrapQuietly, driver, lifecycle, handle, store } = setup(project);
+    await bootstrapQuietly();
+
+    driver.exit({ projectId: project._id, component: 'aggregator', kind: 'aggregator', exitCode: null, signal: null });
+    await settle();
+    await lifecycle.handle(project._id, {
+      kind: 'training.completed',
+      model: { reference: `${REGISTRY_HOST}/flops/models/${project._id}@${MODEL_DIGEST}`, digest: MODEL_DIGEST, sizeBytes: 10 },
+      finalMetrics: { accuracy: 0.8 },
+    });
+    handle.mockClear();
+    mockGraceWaits[0].release();
+    await settle();
+
+    expect(handle).not.toHaveBeenCalled();
+    expect(store.current(project._id)).toMatchObject({ state: S.COMPLETED, finalMetrics: { accuracy: 0.8 } });
+    expect(store.current(project._id).failure).toBeUndefined();
+  });
+
+  it('an aggregator ending with an unknown status of a project that cannot be read is logged, not thrown', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { bootstrapQuietly, driver, handle, store } = setup(project);
+    await bootstrapQuietly();
+    store.unreadable.add(project._id);
+
+    driver.exit({ projectId: project._id, component: 'aggregator', kind: 'aggregator', exitCode: null, signal: null });
+    await settle();
+    mockGraceWaits[0].release();
+    await settle();
+
+    expect(handle).not.toHaveBeenCalled();
+    expect(store.current(project._id).state).toBe(S.TRAINING);
+  });
+
+  it('a learner ending with an unknown status (adopted, then gone) is not reported: it may have ended normally', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { bootstrapQuietly, driver, bus } = setup(project);
+    await bootstrapQuietly();
+
+    driver.exit({ projectId: project._id, component: 'learner-0', kind: 'learner', exitCode: null, signal: null });
+    await settle();
+
+    expect(bus.of('learnerFailed', project._id)).toEqual([]);
+    expect(mockGraceWaits).toHaveLength(0);
+  });
+});
