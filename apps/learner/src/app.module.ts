@@ -2,23 +2,23 @@ import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/co
 import { MqttBus } from '@flops/messaging';
 import { HealthController } from '@flops/service-kit';
 import { AggregatorEventsHandler, PROJECT_ID } from './handlers/aggregator-events.handler';
-import { TaskRunner } from './tasks/task-runner';
+import { LearnerRole } from './tasks/learner-role';
 
-/** The learner's Nest shell; main.ts builds the runner (it needs the user's code loaded first). */
+/** The learner's Nest shell; main.ts picks its role (it needs the user's code loaded first). */
 @Module({})
 export class AppModule implements OnApplicationShutdown {
   constructor(
-    private readonly runner: TaskRunner,
+    private readonly runner: LearnerRole,
     @Inject(MqttBus) private readonly bus: MqttBus,
   ) {}
 
-  static with(projectId: string, runner: TaskRunner, bus: MqttBus): DynamicModule {
+  static with(projectId: string, runner: LearnerRole, bus: MqttBus): DynamicModule {
     return {
       module: AppModule,
       controllers: [HealthController, AggregatorEventsHandler],
       providers: [
         { provide: PROJECT_ID, useValue: projectId },
-        { provide: TaskRunner, useValue: runner },
+        { provide: LearnerRole, useValue: runner },
         { provide: MqttBus, useValue: bus },
       ],
     };

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { Topics, createMessage } from '@flops/contracts';
+import { ModelManager, Topics, createMessage } from '@flops/contracts';
 import { loadConfig, logLevelsFrom } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
 import { RegistryClient } from '@flops/oci-registry';
@@ -9,6 +9,7 @@ import { AppModule } from './app.module';
 import { loadModelManager, pullUserCode } from './code/user-code';
 import { LearnerConfig, parseHyperparameters } from './config';
 import { DataPlaneClient } from './tasks/data-plane.client';
+import { BrokenLearner, LearnerRole } from './tasks/learner-role';
 import { TaskRunner } from './tasks/task-runner';
 
 /** One learner: load the user's code from its image, then do the aggregator's tasks until told to stop. */
@@ -29,7 +30,14 @@ runService(async () => {
     will: { topic: will.topic, payload: JSON.stringify(will.message) },
   });
 
-  let manager;
+  let finish: (reason: string) => void = () => undefined;
+  const finished = new Promise<string>((resolve) => (finish = resolve));
+  const failed = (taskId: string | undefined, reason: string): Promise<void> =>
+    bus.publish(Topics.learnerFailed, projectId, { learnerId, ...(taskId ? { taskId } : {}), reason: reason.slice(0, 4000) });
+  const timing = { joinRetryMs: config.FLOPS_LEARNER_JOIN_RETRY_MS, idleTimeoutMs: config.FLOPS_LEARNER_IDLE_TIMEOUT_SECONDS * 1000 };
+
+  let manager: ModelManager | undefined;
+  let role: LearnerRole;
   try {
     const codeDir = await pullUserCode(new RegistryClient({ url: config.FLOPS_REGISTRY_URL }), config.FLOPS_LEARNER_IMAGE, config.FLOPS_CACHE_DIR);
     manager = await loadModelManager(codeDir, {
@@ -38,39 +46,35 @@ runService(async () => {
       hyperparameters,
       seed: config.FLOPS_SEED,
     });
+    role = new TaskRunner(
+      learnerId,
+      manager,
+      new DataPlaneClient(learnerId),
+      {
+        join: () => bus.publish(Topics.learnerJoined, projectId, { learnerId, partitionIndex: config.FLOPS_LEARNER_INDEX }),
+        evaluated: (taskId, round, numSamples, metrics) =>
+          bus.publish(Topics.learnerEvaluated, projectId, { taskId, learnerId, round, numSamples, metrics }),
+        failed,
+        finished: (reason) => finish(reason),
+      },
+      timing,
+    );
   } catch (error) {
     const reason = `could not load the user code: ${error instanceof Error ? error.message : String(error)}`;
-    await bus.publish(Topics.learnerFailed, projectId, { learnerId, reason: reason.slice(0, 4000) }).catch(() => undefined);
-    await bus.close();
-    throw new Error(reason);
+    logger.error(reason);
+    role = new BrokenLearner(reason, { failed: (why) => failed(undefined, why), finished: (why) => finish(why) }, timing.idleTimeoutMs);
   }
-
-  let finish: (reason: string) => void = () => undefined;
-  const finished = new Promise<string>((resolve) => (finish = resolve));
-  const runner = new TaskRunner(
-    learnerId,
-    manager,
-    new DataPlaneClient(learnerId),
-    {
-      join: () => bus.publish(Topics.learnerJoined, projectId, { learnerId, partitionIndex: config.FLOPS_LEARNER_INDEX }),
-      evaluated: (taskId, round, numSamples, metrics) =>
-        bus.publish(Topics.learnerEvaluated, projectId, { taskId, learnerId, round, numSamples, metrics }),
-      failed: (taskId, reason) => bus.publish(Topics.learnerFailed, projectId, { learnerId, ...(taskId ? { taskId } : {}), reason }),
-      finished: (reason) => finish(reason),
-    },
-    { joinRetryMs: config.FLOPS_LEARNER_JOIN_RETRY_MS, idleTimeoutMs: config.FLOPS_LEARNER_IDLE_TIMEOUT_SECONDS * 1000 },
-  );
 
   const app = await bootstrapService({
     name: `learner ${learnerId}`,
-    module: AppModule.with(projectId, runner, bus),
+    module: AppModule.with(projectId, role, bus),
     logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
     httpPort: 0,
     mqtt: { url: config.FLOPS_MQTT_URL, clientId: `flops-${projectId}-${learnerId}-sub`, persistentSession: false },
   });
   logger.log(`ready: partition ${config.FLOPS_LEARNER_INDEX + 1}/${config.FLOPS_LEARNER_COUNT}, waiting for the aggregator`);
   logger.log(`finished: ${await finished}`);
-  await manager.dispose?.();
+  await manager?.dispose?.();
   await app.close();
-  process.exit(0);
+  process.exit(manager ? 0 : 1);
 });

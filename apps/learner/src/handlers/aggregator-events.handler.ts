@@ -2,14 +2,14 @@ import { Inject } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { AggregatorReady, Envelope, LearnerTask, Topics, subscriptionFor } from '@flops/contracts';
 import { Message, MqttHandlers } from '@flops/messaging';
-import { TaskRunner } from '../tasks/task-runner';
+import { LearnerRole } from '../tasks/learner-role';
 
 export const PROJECT_ID = Symbol('project-id');
 
 @MqttHandlers()
 export class AggregatorEventsHandler {
   constructor(
-    private readonly runner: TaskRunner,
+    private readonly runner: LearnerRole,
     @Inject(PROJECT_ID) private readonly projectId: string,
   ) {}
 

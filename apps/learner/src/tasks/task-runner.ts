@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { LearnerTask, ModelManager, cleanMetrics } from '@flops/contracts';
 import { decodeTensors, encodeTensors } from '@flops/tensor-codec';
+import { LearnerRole } from './learner-role';
 import { DataPlaneClient, StaleTaskError } from './data-plane.client';
 
 /** What the runner needs besides the user's model manager. */
@@ -18,7 +19,7 @@ export interface LearnerPorts {
  * aggregator has already moved past is only logged. With no task to do and no word from the
  * aggregator for the idle timeout, the learner reports that it leaves, and leaves.
  */
-export class TaskRunner {
+export class TaskRunner extends LearnerRole {
   private readonly logger = new Logger(TaskRunner.name);
   private queue: Promise<void> = Promise.resolve();
   private joinTimer?: NodeJS.Timeout;
@@ -34,7 +35,9 @@ export class TaskRunner {
     private readonly dataPlane: DataPlaneClient,
     private readonly ports: LearnerPorts,
     private readonly timing: { joinRetryMs: number; idleTimeoutMs: number },
-  ) {}
+  ) {
+    super();
+  }
 
   /** The aggregator is up: join, and repeat the join until it hands us work. */
   aggregatorReady(): void {
