@@ -1,65 +1,56 @@
 import { loadConfig } from '@flops/config';
 import { TrainingConfig } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
-import { ImageRecord, ProjectRecord } from '@flops/models';
+import { ImageRecord } from '@flops/models';
 import { AggregatorConfig, parseTrainingConfig } from '../../../aggregator/src/config';
 import { LearnerConfig } from '../../../learner/src/config';
+import * as fixtures from '../lifecycle/testing/fixtures';
 import { ComponentPlanner, PlannerSettings } from './component-planner';
 
+/** Settings whose every value shows in the plan: a registry of its own, debug logging. */
 function someSettings(overrides: Partial<PlannerSettings> = {}): PlannerSettings {
-  return {
-    mqttUrl: 'mqtt://broker.test:1883',
-    registryUrl: 'http://registry.test:5000',
-    registryNamespace: 'flops',
-    runtimeVersion: '0.1.0',
-    logLevel: 'debug',
-    ...overrides,
-  };
+  return fixtures.plannerSettings({ registryUrl: 'http://registry.test:5000', logLevel: 'debug', ...overrides });
 }
 
+/** Training whose every value shows in the learners' environment (none of them the shared defaults). */
 function aTrainingConfig(overrides: Partial<TrainingConfig> = {}): TrainingConfig {
-  return {
+  return fixtures.aTrainingConfig({
     rounds: 4,
     learners: 3,
-    minLearnersPerRound: 2,
-    strategy: 'fedavg',
     hyperparameters: { epochs: 2, learningRate: 0.05, augment: true, optimizer: 'adam' },
     dataTags: ['mnist', 'non-iid'],
     roundTimeoutSeconds: 120,
     seed: 7,
     ...overrides,
-  };
+  });
 }
 
 function anImage(): ImageRecord {
-  return {
+  return fixtures.anImage({
     reference: 'registry.test:5000/flops/learners/digits:3f2a-tfjs4.22-r1',
     digest: `sha256:${'d'.repeat(64)}`,
     sourceRevision: '3f2a',
-    cacheHit: false,
-    durations: { fetchMs: 1, checkMs: 1, buildMs: 1, pushMs: 1 },
-  };
+  });
 }
 
-function aProject(overrides: Partial<ProjectRecord> = {}): ProjectRecord {
-  const at = new Date('2024-05-01T12:00:00Z');
-  return {
-    _id: 'pA1B2c3D4e5F6a7B8',
-    name: 'digits',
-    state: ProjectState.DEPLOYING,
-    version: 5,
-    repo: { url: 'https://git.example/org/digits.git' },
-    training: aTrainingConfig(),
-    resources: { cpus: 2, memoryMiB: 1024 },
-    image: anImage(),
-    rounds: [],
-    history: [],
-    deadlineAt: null,
-    createdAt: at,
-    updatedAt: at,
-    ...overrides,
-  };
-}
+/** A project being deployed, with a mixed-case id, resource hints and the image above. */
+const aProject = fixtures.projectFactory({
+  defaults: () => {
+    const at = new Date('2024-05-01T12:00:00Z');
+    return {
+      _id: 'pA1B2c3D4e5F6a7B8',
+      state: ProjectState.DEPLOYING,
+      version: 5,
+      training: aTrainingConfig(),
+      resources: { cpus: 2, memoryMiB: 1024 },
+      image: anImage(),
+      history: [],
+      deadlineAt: null,
+      createdAt: at,
+      updatedAt: at,
+    };
+  },
+});
 
 describe('ComponentPlanner.plan', () => {
   const planner = new ComponentPlanner(someSettings());

@@ -21,29 +21,13 @@ import { Connection } from 'mongoose';
 import { DeploymentModel, DeploymentRecord, connectDatabase, deploymentModel } from '@flops/models';
 import { WORKSPACE_ROOT, infraEnv } from '@flops/testing';
 import { ComponentExit, ComponentKind, ComponentSpec } from './deployment-driver';
-import { LocalDriverSettings, LocalProcessDriver, isAlive, processStartTicks } from './local-process.driver';
+import { INHERITED_ENV, LocalDriverSettings, LocalProcessDriver, isAlive, processStartTicks } from './local-process.driver';
 
 const RUN = randomBytes(5).toString('hex');
 const DB_NAME = `flops_int_driver_${RUN}`;
 const MONGO_URL = infraEnv().MONGO_URL;
 const FIXTURE_ORCHESTRATOR = join(__dirname, 'local-process.driver.int-fixture.ts');
 const STOP_TIMEOUT_MS = 1000;
-// The process basics and the operator's component tuning (local-process.driver.ts INHERITED_ENV).
-const INHERITED = [
-  'PATH',
-  'HOME',
-  'LANG',
-  'TZ',
-  'TMPDIR',
-  'NODE_OPTIONS',
-  'NO_COLOR',
-  'FLOPS_CACHE_DIR',
-  'FLOPS_UPLOAD_CONCURRENCY',
-  'FLOPS_MAX_UPLOAD_BYTES',
-  'FLOPS_AGGREGATOR_HOST',
-  'FLOPS_AGGREGATOR_ADVERTISE_HOST',
-  'FLOPS_LEARNER_JOIN_RETRY_MS',
-];
 
 const FAKE_COMPONENT = `'use strict';
 const { spawn } = require('node:child_process');
@@ -239,7 +223,7 @@ describe('LocalProcessDriver (real processes, real database)', () => {
     expect(processGroupOf(info.pid)).toBe(info.pid); // a process group of its own
 
     expect(info.cwd).toBe(root);
-    const expectedKeys = new Set([...Object.keys(s.env), ...INHERITED.filter((k) => process.env[k])]);
+    const expectedKeys = new Set([...Object.keys(s.env), ...INHERITED_ENV.filter((k) => process.env[k])]);
     expect(Object.keys(info.env).sort()).toEqual([...expectedKeys].sort());
     expect(info.env).toMatchObject({
       ...s.env, // the spec wins over inherited variables (HOME)

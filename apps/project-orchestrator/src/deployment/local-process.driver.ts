@@ -27,7 +27,7 @@ const ENTRY: Record<ComponentKind, string> = {
  * Variables a component inherits from the orchestrator: the process basics and the operator's
  * machine-wide tuning of components. Everything project-specific comes from the spec.
  */
-const INHERITED_ENV = [
+export const INHERITED_ENV = [
   'PATH',
   'HOME',
   'LANG',

@@ -1,14 +1,14 @@
 import { Logger } from '@nestjs/common';
-import { TrainingConfig } from '@flops/contracts';
 import { ProjectState, StateDeadlines } from '@flops/lifecycle';
-import { HistoryEntry, ImageRecord, ModelRecord, ProjectChange, ProjectRecord, ProjectStore, RoundRecord } from '@flops/models';
+import { HistoryEntry, ProjectRecord, ProjectStore } from '@flops/models';
 import { ProjectEvent } from './project-events';
 import { ProjectLifecycleService } from './project-lifecycle.service';
 import { StateChangePublisher } from './state-change.publisher';
 import { StateEffects } from './state-effects';
+import { InMemoryProjectStore, tick } from './testing/fakes';
+import { T0, TestClock, aModel, aProject, aRound, aTrainingConfig, anImage, roundCompleted } from './testing/fixtures';
 
 const S = ProjectState;
-const T0 = Date.parse('2024-05-01T12:00:00.000Z');
 
 /** Deadlines distinct per state, so a test can tell which one was used. */
 const DEADLINES: StateDeadlines = {
@@ -20,138 +20,7 @@ const DEADLINES: StateDeadlines = {
   [S.FINALIZING]: 6_000,
 };
 
-// ---- test data ---------------------------------------------------------------------------------
-
-function aTrainingConfig(overrides: Partial<TrainingConfig> = {}): TrainingConfig {
-  return {
-    rounds: 3,
-    learners: 2,
-    minLearnersPerRound: 2,
-    strategy: 'fedavg',
-    hyperparameters: { epochs: 1 },
-    dataTags: [],
-    roundTimeoutSeconds: 10, // deadlines derived from it stay below DEADLINES
-    seed: 42,
-    ...overrides,
-  };
-}
-
-let projectSeq = 0;
-function aProject(overrides: Partial<ProjectRecord> = {}): ProjectRecord {
-  const createdAt = new Date(T0 - 60_000);
-  const state = overrides.state ?? S.SUBMITTED;
-  return {
-    _id: `p${++projectSeq}`,
-    name: 'digits',
-    state,
-    version: 3,
-    repo: { url: 'https://git.example/org/digits.git' },
-    training: aTrainingConfig(),
-    resources: {},
-    rounds: [],
-    history: [{ from: null, to: state, at: createdAt, event: 'submitted' }],
-    deadlineAt: new Date(T0 + 999_999),
-    createdAt,
-    updatedAt: createdAt,
-    ...overrides,
-  };
-}
-
-function anImage(): ImageRecord {
-  return {
-    reference: '127.0.0.1:5000/flops/learners/digits:abc-tfjs4',
-    digest: `sha256:${'a'.repeat(64)}`,
-    sourceRevision: 'abc',
-    cacheHit: false,
-    durations: { fetchMs: 1, checkMs: 2, buildMs: 3, pushMs: 4 },
-  };
-}
-
-function aModel(): ModelRecord {
-  return { reference: '127.0.0.1:5000/flops/models/p1@sha256:b', digest: `sha256:${'b'.repeat(64)}`, sizeBytes: 1234 };
-}
-
-function aRound(round: number): Omit<RoundRecord, 'at'> {
-  return { round, learners: 2, samples: 100 * round, trainMetrics: { loss: 1 / round }, evalMetrics: { accuracy: 0.5 + round / 100 }, durationMs: 10 };
-}
-
-function roundCompleted(round: number): ProjectEvent {
-  return { kind: 'round.completed', round, roundRecord: aRound(round) };
-}
-
 // ---- fakes ---------------------------------------------------------------------------------------
-
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/**
- * ProjectStore in memory, with the same guard as the real one: `apply` succeeds only if the stored
- * version is still `expectedVersion`, then increments it, $sets fields and appends round/history.
- * Reads and writes yield to the event loop, like a database round trip.
- */
-class InMemoryProjectStore implements Pick<ProjectStore, 'get' | 'apply' | 'markCleanedUp'> {
-  private readonly records = new Map<string, ProjectRecord>();
-  readonly applies: { id: string; expectedVersion: number; change: ProjectChange; won: boolean }[] = [];
-  /** Runs inside `apply` before the version check: lets a test play another writer. */
-  beforeApply?: (id: string) => void;
-
-  constructor(private readonly clock: TestClock) {}
-
-  put(record: ProjectRecord): void {
-    this.records.set(record._id, structuredClone(record));
-  }
-
-  current(id: string): ProjectRecord {
-    const record = this.records.get(id);
-    if (!record) throw new Error(`no project ${id}`);
-    return structuredClone(record);
-  }
-
-  async get(id: string): Promise<ProjectRecord | null> {
-    await tick();
-    const record = this.records.get(id);
-    return record ? structuredClone(record) : null;
-  }
-
-  async apply(id: string, expectedVersion: number, change: ProjectChange): Promise<ProjectRecord | null> {
-    await tick();
-    this.beforeApply?.(id);
-    const record = this.records.get(id);
-    const won = !!record && record.version === expectedVersion;
-    this.applies.push({ id, expectedVersion, change: structuredClone(change), won });
-    if (!record || !won) return null;
-    const next: ProjectRecord = {
-      ...record,
-      ...structuredClone(change.set ?? {}),
-      version: record.version + 1,
-      rounds: change.appendRound ? [...record.rounds, structuredClone(change.appendRound)] : record.rounds,
-      history: change.appendHistory ? [...record.history, structuredClone(change.appendHistory)] : record.history,
-      updatedAt: this.clock.now(),
-    };
-    this.records.set(id, next);
-    return structuredClone(next);
-  }
-
-  /** Another orchestrator process writing the project (bypasses nothing: it is a winning write). */
-  writeBehindTheBack(id: string, change: ProjectChange): void {
-    const record = this.records.get(id)!;
-    this.records.set(id, {
-      ...record,
-      ...change.set,
-      version: record.version + 1,
-      rounds: change.appendRound ? [...record.rounds, change.appendRound] : record.rounds,
-      history: change.appendHistory ? [...record.history, change.appendHistory] : record.history,
-    });
-  }
-
-  async markCleanedUp(id: string): Promise<void> {
-    const record = this.records.get(id)!;
-    this.records.set(id, { ...record, cleanedUpAt: this.clock.now() });
-  }
-
-  get conflicts(): number {
-    return this.applies.filter((a) => !a.won).length;
-  }
-}
 
 type Effect = (project: ProjectRecord) => ProjectEvent | null | Promise<ProjectEvent | null>;
 
@@ -189,20 +58,10 @@ class RecordingPublisher implements Pick<StateChangePublisher, 'stateChanged'> {
   }
 }
 
-class TestClock {
-  private t = T0;
-  now = (): Date => new Date(this.t);
-  advance(ms: number): void {
-    this.t += ms;
-  }
-  plus(ms: number): Date {
-    return new Date(this.t + ms);
-  }
-}
-
 function setup(...projects: ProjectRecord[]) {
   const clock = new TestClock();
-  const store = new InMemoryProjectStore(clock);
+  // reads and writes take a turn of the event loop, like database round trips: other handlers run in between
+  const store = new InMemoryProjectStore(clock, { roundTrips: true });
   const effects = new RecordingEffects();
   const publisher = new RecordingPublisher();
   for (const project of projects) store.put(project);

@@ -1,15 +1,13 @@
 import { Logger } from '@nestjs/common';
-import { FINAL_MODEL_TAG, MODEL_ARTIFACT_TYPE, TopicDef, TopicName, Topics, TrainingConfig, createMessage, modelAnnotations } from '@flops/contracts';
-import { DEFAULT_DEADLINES, ProjectState, isTerminal } from '@flops/lifecycle';
+import { modelAnnotations } from '@flops/contracts';
+import { DEFAULT_DEADLINES, ProjectState } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
-import { ImageRecord, ProjectChange, ProjectRecord, ProjectStore } from '@flops/models';
-import { EMPTY_DESCRIPTOR, MediaTypes, OciManifest, RegistryClient } from '@flops/oci-registry';
-import { ComponentPlanner } from '../deployment/component-planner';
-import { ComponentExit, ComponentSpec, DeploymentDriver } from '../deployment/deployment-driver';
+import { ProjectRecord, ProjectStore } from '@flops/models';
 import { ProjectLifecycleService } from './project-lifecycle.service';
 import { RecoveryService } from './recovery.service';
 import { StateChangePublisher } from './state-change.publisher';
-import { StateEffects } from './state-effects';
+import { InMemoryProjectStore, stateEffectsWithFakes, tick } from './testing/fakes';
+import { MODEL_DIGEST, REGISTRY_HOST, TestClock, aModelManifest, projectFactory } from './testing/fixtures';
 
 /**
  * The grace after an aggregator ended with an unknown status is a `sleep` from node:timers/promises
@@ -24,267 +22,24 @@ jest.mock('node:timers/promises', () => ({
 const S = ProjectState;
 /** The bootstrap's sweep reads the wall clock, so the test clock starts at the real now (a whole second). */
 const T0 = Math.floor(Date.now() / 1000) * 1000;
-const REGISTRY_HOST = '127.0.0.1:5000';
-const MODEL_DIGEST = `sha256:${'c'.repeat(64)}`;
 const SWEEP_INTERVAL_MS = 60_000;
 
-// ---- test data ---------------------------------------------------------------------------------
-
-function aTrainingConfig(overrides: Partial<TrainingConfig> = {}): TrainingConfig {
-  return {
-    rounds: 3,
-    learners: 2,
-    minLearnersPerRound: 2,
-    strategy: 'fedavg',
-    hyperparameters: { epochs: 1 },
-    dataTags: [],
-    roundTimeoutSeconds: 10,
-    seed: 42,
-    ...overrides,
-  };
-}
-
-function anImage(): ImageRecord {
-  return {
-    reference: `${REGISTRY_HOST}/flops/learners/digits:abc-tfjs4`,
-    digest: `sha256:${'a'.repeat(64)}`,
-    sourceRevision: 'abc',
-    cacheHit: false,
-    durations: { fetchMs: 1, checkMs: 2, buildMs: 3, pushMs: 4 },
-  };
-}
-
-let projectSeq = 0;
 /** A project created a minute before T0 whose deadline is far away (no sweep touches it unless told). */
-function aProject(overrides: Partial<ProjectRecord> = {}): ProjectRecord {
-  const createdAt = new Date(T0 - 60_000);
-  const state = overrides.state ?? S.SUBMITTED;
-  const ended = isTerminal(state);
-  return {
-    _id: `p${++projectSeq}`,
-    name: 'digits',
-    state,
-    version: 3,
-    repo: { url: 'https://git.example/org/digits.git' },
-    training: aTrainingConfig(),
-    resources: {},
-    image: state === S.SUBMITTED || state === S.IMAGE_CHECK || state === S.BUILDING ? undefined : anImage(),
-    rounds: [],
-    history: [{ from: null, to: state, at: createdAt, event: 'submitted' }],
-    deadlineAt: ended ? null : new Date(T0 + 999_999),
-    createdAt,
-    updatedAt: createdAt,
-    ...overrides,
-  };
-}
-
-function aModelManifest(projectId: string, finalMetrics: Record<string, number>): OciManifest {
-  return {
-    schemaVersion: 2,
-    mediaType: MediaTypes.imageManifest,
-    artifactType: MODEL_ARTIFACT_TYPE,
-    config: { ...EMPTY_DESCRIPTOR },
-    layers: [{ mediaType: MediaTypes.octetStream, digest: `sha256:${'e'.repeat(64)}`, size: 4096 }],
-    annotations: modelAnnotations({ projectId, rounds: 3, finalMetrics }),
-  };
-}
-
-// ---- fakes ---------------------------------------------------------------------------------------
+const aProject = projectFactory({ t0: T0, matchState: true });
 
 /** Lets every pending promise chain (exit handlers run detached from the driver's listener) finish. */
 async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-class TestClock {
-  private t = T0;
-  now = (): Date => new Date(this.t);
-}
-
-type StoreQuery = 'unfinished' | 'waitingSince' | 'overdue' | 'endedNotCleanedUp';
-
-/** ProjectStore in memory: version-guarded `apply`, and the sweeper's queries with the real filters. */
-class InMemoryProjectStore
-  implements Pick<ProjectStore, 'get' | 'apply' | 'markCleanedUp' | 'unfinished' | 'waitingSince' | 'overdue' | 'endedNotCleanedUp'>
-{
-  private readonly records = new Map<string, ProjectRecord>();
-  readonly queries: StoreQuery[] = [];
-  /** Reads of these projects fail (a project that cannot be handled right now). */
-  readonly unreadable = new Set<string>();
-  /** When set, the sweeper's queries fail with it. */
-  queryFailure?: Error;
-  /** When set, the sweeper's queries wait for it. */
-  queryGate?: Promise<void>;
-
-  constructor(private readonly clock: TestClock) {}
-
-  put(record: ProjectRecord): void {
-    this.records.set(record._id, structuredClone(record));
-  }
-
-  current(id: string): ProjectRecord {
-    const record = this.records.get(id);
-    if (!record) throw new Error(`no project ${id}`);
-    return structuredClone(record);
-  }
-
-  async get(id: string): Promise<ProjectRecord | null> {
-    if (this.unreadable.has(id)) throw new Error(`cannot read ${id}`);
-    const record = this.records.get(id);
-    return record ? structuredClone(record) : null;
-  }
-
-  async apply(id: string, expectedVersion: number, change: ProjectChange): Promise<ProjectRecord | null> {
-    const record = this.records.get(id);
-    if (!record || record.version !== expectedVersion) return null;
-    const next: ProjectRecord = {
-      ...record,
-      ...structuredClone(change.set ?? {}),
-      version: record.version + 1,
-      rounds: change.appendRound ? [...record.rounds, structuredClone(change.appendRound)] : record.rounds,
-      history: change.appendHistory ? [...record.history, structuredClone(change.appendHistory)] : record.history,
-      updatedAt: this.clock.now(),
-    };
-    this.records.set(id, next);
-    return structuredClone(next);
-  }
-
-  async markCleanedUp(id: string): Promise<void> {
-    const record = this.records.get(id)!;
-    this.records.set(id, { ...record, cleanedUpAt: this.clock.now() });
-  }
-
-  async unfinished(): Promise<ProjectRecord[]> {
-    return this.query('unfinished', (p) => !isTerminal(p.state));
-  }
-
-  async waitingSince(before: Date): Promise<ProjectRecord[]> {
-    return this.query('waitingSince', (p) => p.state === S.SUBMITTED && p.createdAt < before);
-  }
-
-  async overdue(now: Date): Promise<ProjectRecord[]> {
-    return this.query('overdue', (p) => !isTerminal(p.state) && p.deadlineAt !== null && p.deadlineAt < now);
-  }
-
-  async endedNotCleanedUp(endedBefore: Date): Promise<ProjectRecord[]> {
-    return this.query('endedNotCleanedUp', (p) => isTerminal(p.state) && !p.cleanedUpAt && p.updatedAt < endedBefore);
-  }
-
-  private async query(name: StoreQuery, filter: (p: ProjectRecord) => boolean): Promise<ProjectRecord[]> {
-    this.queries.push(name);
-    if (name !== 'unfinished') {
-      if (this.queryGate) await this.queryGate;
-      if (this.queryFailure) throw this.queryFailure;
-    }
-    return [...this.records.values()].filter(filter).map((p) => structuredClone(p));
-  }
-}
-
-/** Records what would go to the broker; payloads are checked against the contract like the real bus does. */
-class RecordingBus implements Pick<MqttBus, 'publish' | 'clearRetained'> {
-  readonly published: { topic: TopicName; projectId: string; payload: object }[] = [];
-  readonly cleared: string[] = [];
-
-  async publish<P extends object>(def: TopicDef<P>, projectId: string, payload: P): Promise<void> {
-    createMessage(def, projectId, payload);
-    const topic = (Object.keys(Topics) as TopicName[]).find((name) => Topics[name] === (def as TopicDef<object>));
-    if (!topic) throw new Error(`unknown topic ${def.template}`);
-    this.published.push({ topic, projectId, payload });
-  }
-
-  async clearRetained(projectId: string): Promise<void> {
-    this.cleared.push(projectId);
-  }
-
-  of(topic: TopicName, projectId?: string): object[] {
-    return this.published.filter((p) => p.topic === topic && (!projectId || p.projectId === projectId)).map((p) => p.payload);
-  }
-}
-
-/** Records deploys and undeploys; `exit` plays a component ending on its own, through the registered listeners. */
-class FakeDriver extends DeploymentDriver {
-  readonly name = 'fake';
-  readonly deployed: ComponentSpec[] = [];
-  readonly undeployed: string[] = [];
-  readonly failUndeployOf = new Set<string>();
-  /** Stopping these takes a turn of the event loop (like waiting for a process to end). */
-  readonly slowToStop = new Set<string>();
-  resumed = 0;
-  /** Runs inside `resume` (e.g. components found dead while adopting them). */
-  onResume?: () => void;
-  private readonly listeners: ((exit: ComponentExit) => void)[] = [];
-
-  async deploy(spec: ComponentSpec): Promise<void> {
-    this.deployed.push(spec);
-  }
-
-  async undeployProject(projectId: string): Promise<void> {
-    if (this.failUndeployOf.has(projectId)) throw new Error(`cannot stop ${projectId}`);
-    if (this.slowToStop.has(projectId)) await new Promise((resolve) => setImmediate(resolve));
-    this.undeployed.push(projectId);
-  }
-
-  async resume(): Promise<void> {
-    this.resumed++;
-    this.onResume?.();
-  }
-
-  onExit(listener: (exit: ComponentExit) => void): void {
-    this.listeners.push(listener);
-  }
-
-  async close(): Promise<void> {}
-
-  exit(exit: ComponentExit): void {
-    for (const listener of this.listeners) listener(exit);
-  }
-}
-
-class FakeRegistry implements Pick<RegistryClient, 'resolveTag' | 'getManifest' | 'registryHost'> {
-  readonly registryHost = REGISTRY_HOST;
-  private readonly tags = new Map<string, string>();
-  private readonly manifests = new Map<string, OciManifest>();
-
-  put(repo: string, tag: string, digest: string, manifest: OciManifest): void {
-    this.tags.set(`${repo}:${tag}`, digest);
-    this.manifests.set(`${repo}@${digest}`, manifest);
-  }
-
-  async resolveTag(repo: string, ref: string): Promise<string | null> {
-    return this.tags.get(`${repo}:${ref}`) ?? null;
-  }
-
-  async getManifest(repo: string, ref: string): Promise<{ manifest: OciManifest; digest: string }> {
-    const manifest = this.manifests.get(`${repo}@${ref}`);
-    if (!manifest) throw new Error(`manifest unknown: ${repo}@${ref}`);
-    return { manifest: structuredClone(manifest), digest: ref };
-  }
+  for (let i = 0; i < 10; i++) await tick();
 }
 
 const started: RecoveryService[] = [];
 
 /** The real lifecycle and effects over in-memory fakes of everything they talk to. */
 function setup(...projects: ProjectRecord[]) {
-  const clock = new TestClock();
+  const clock = new TestClock(T0);
   const store = new InMemoryProjectStore(clock);
   for (const project of projects) store.put(project);
-  const bus = new RecordingBus();
-  const driver = new FakeDriver();
-  const registry = new FakeRegistry();
-  const planner = new ComponentPlanner({
-    mqttUrl: 'mqtt://broker.test:1883',
-    registryUrl: `http://${REGISTRY_HOST}`,
-    registryNamespace: 'flops',
-    runtimeVersion: '0.1.0',
-    logLevel: 'info',
-  });
-  const effects = new StateEffects(
-    bus as unknown as MqttBus,
-    driver,
-    planner,
-    store as unknown as ProjectStore,
-    registry as unknown as RegistryClient,
-  );
+  const { bus, driver, registry, effects, storeFinalModel: storeModelManifest } = stateEffectsWithFakes(store);
   const lifecycle = new ProjectLifecycleService(
     store as unknown as ProjectStore,
     effects,
@@ -296,8 +51,9 @@ function setup(...projects: ProjectRecord[]) {
   const resume = jest.spyOn(lifecycle, 'resume');
   const handle = jest.spyOn(lifecycle, 'handle');
   const learnerLost = jest.spyOn(effects, 'learnerLost');
+  /** Stores the final model of `project` as its aggregator would: one 4096-byte blob, annotated with these metrics. */
   const storeFinalModel = (project: ProjectRecord, finalMetrics: Record<string, number>): void =>
-    registry.put(planner.modelRepository(project), FINAL_MODEL_TAG, MODEL_DIGEST, aModelManifest(project._id, finalMetrics));
+    storeModelManifest(project, aModelManifest(modelAnnotations({ projectId: project._id, rounds: 3, finalMetrics }), [4096]));
   const bootstrap = async (): Promise<void> => {
     started.push(recovery);
     await recovery.onApplicationBootstrap();
@@ -460,7 +216,7 @@ describe('RecoveryService: sweep', () => {
     const waiting = aProject({ state: S.SUBMITTED, createdAt: new Date(T0 - 10_000) });
     const { recovery, store, driver } = setup(unreadable, unstoppable, overdue, uncleaned, waiting);
     store.unreadable.add(unreadable._id);
-    driver.failUndeployOf.add(unstoppable._id);
+    driver.undeployFailures.set(unstoppable._id, new Error(`cannot stop ${unstoppable._id}`));
     // the healthy ones take longer than the failing ones: the pass must still wait for them
     driver.slowToStop.add(overdue._id);
     driver.slowToStop.add(uncleaned._id);

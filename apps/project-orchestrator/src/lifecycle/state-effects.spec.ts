@@ -1,149 +1,15 @@
 import { Logger } from '@nestjs/common';
-import {
-  FINAL_MODEL_TAG,
-  MODEL_ARTIFACT_TYPE,
-  TopicDef,
-  TopicName,
-  Topics,
-  TrainingConfig,
-  createMessage,
-  learnerImageRepository,
-  modelAnnotations,
-} from '@flops/contracts';
+import { FINAL_MODEL_TAG, learnerImageRepository, modelAnnotations } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
-import { MqttBus } from '@flops/messaging';
-import { ImageRecord, ModelRecord, ProjectRecord, ProjectStore } from '@flops/models';
-import { EMPTY_DESCRIPTOR, MediaTypes, OciManifest, RegistryClient } from '@flops/oci-registry';
-import { ComponentPlanner } from '../deployment/component-planner';
-import { ComponentExit, ComponentSpec, DeploymentDriver } from '../deployment/deployment-driver';
-import { StateEffects } from './state-effects';
+import { ProjectStore } from '@flops/models';
+import { stateEffectsWithFakes } from './testing/fakes';
+import { IMAGE_DIGEST, MODEL_DIGEST, NAMESPACE, REGISTRY_HOST, aModel, aModelManifest, aProject, aTrainingConfig, anImage } from './testing/fixtures';
 
 const S = ProjectState;
-const T0 = Date.parse('2024-05-01T12:00:00.000Z');
-const REGISTRY_HOST = '127.0.0.1:5000';
-const NAMESPACE = 'flops';
-const MODEL_DIGEST = `sha256:${'c'.repeat(64)}`;
-const IMAGE_DIGEST = `sha256:${'a'.repeat(64)}`;
-
-// ---- test data ---------------------------------------------------------------------------------
-
-function aTrainingConfig(overrides: Partial<TrainingConfig> = {}): TrainingConfig {
-  return {
-    rounds: 3,
-    learners: 2,
-    minLearnersPerRound: 2,
-    strategy: 'fedavg',
-    hyperparameters: { epochs: 1 },
-    dataTags: [],
-    roundTimeoutSeconds: 10,
-    seed: 42,
-    ...overrides,
-  };
-}
-
-let projectSeq = 0;
-function aProject(overrides: Partial<ProjectRecord> = {}): ProjectRecord {
-  const createdAt = new Date(T0 - 60_000);
-  const state = overrides.state ?? S.SUBMITTED;
-  return {
-    _id: `p${++projectSeq}`,
-    name: 'digits',
-    state,
-    version: 3,
-    repo: { url: 'https://git.example/org/digits.git' },
-    training: aTrainingConfig(),
-    resources: {},
-    rounds: [],
-    history: [{ from: null, to: state, at: createdAt, event: 'submitted' }],
-    deadlineAt: new Date(T0 + 999_999),
-    createdAt,
-    updatedAt: createdAt,
-    ...overrides,
-  };
-}
-
-function anImage(): ImageRecord {
-  return {
-    reference: `${REGISTRY_HOST}/flops/learners/digits:abc-tfjs4`,
-    digest: IMAGE_DIGEST,
-    sourceRevision: 'abc',
-    cacheHit: false,
-    durations: { fetchMs: 1, checkMs: 2, buildMs: 3, pushMs: 4 },
-  };
-}
-
-function aModel(): ModelRecord {
-  return { reference: `${REGISTRY_HOST}/flops/models/p1@${MODEL_DIGEST}`, digest: MODEL_DIGEST, sizeBytes: 1234 };
-}
-
-/** A model artifact as the aggregator pushes it: empty config, one or more blobs, FLOps annotations. */
-function aModelManifest(annotations: Record<string, string> | undefined, layerSizes: number[] = [1000, 234]): OciManifest {
-  return {
-    schemaVersion: 2,
-    mediaType: MediaTypes.imageManifest,
-    artifactType: MODEL_ARTIFACT_TYPE,
-    config: { ...EMPTY_DESCRIPTOR },
-    layers: layerSizes.map((size, i) => ({ mediaType: MediaTypes.octetStream, digest: `sha256:${String(i).repeat(64)}`, size })),
-    ...(annotations ? { annotations } : {}),
-  };
-}
 
 // ---- fakes ---------------------------------------------------------------------------------------
 
-/** Records what would go to the broker. Payloads are checked against the contract, like the real bus does. */
-class RecordingBus implements Pick<MqttBus, 'publish' | 'clearRetained'> {
-  readonly published: { topic: TopicName; projectId: string; payload: object }[] = [];
-  readonly cleared: string[] = [];
-
-  constructor(private readonly log: string[] = []) {}
-
-  async publish<P extends object>(def: TopicDef<P>, projectId: string, payload: P): Promise<void> {
-    createMessage(def, projectId, payload); // throws on a payload the contract rejects
-    const topic = (Object.keys(Topics) as TopicName[]).find((name) => Topics[name] === (def as TopicDef<object>));
-    if (!topic) throw new Error(`unknown topic ${def.template}`);
-    this.published.push({ topic, projectId, payload });
-    this.log.push(`publish ${topic}`);
-  }
-
-  async clearRetained(projectId: string): Promise<void> {
-    this.cleared.push(projectId);
-    this.log.push(`clearRetained ${projectId}`);
-  }
-}
-
-class RecordingDriver extends DeploymentDriver {
-  readonly name = 'recording';
-  readonly deployed: ComponentSpec[] = [];
-  readonly undeployed: string[] = [];
-  /** Makes deploy of the named component fail. */
-  failDeployOf?: string;
-  failUndeploy?: Error;
-  private readonly listeners: ((exit: ComponentExit) => void)[] = [];
-
-  constructor(private readonly log: string[] = []) {
-    super();
-  }
-
-  async deploy(spec: ComponentSpec): Promise<void> {
-    if (spec.component === this.failDeployOf) throw new Error(`cannot start ${spec.component}`);
-    this.deployed.push(spec);
-  }
-
-  async undeployProject(projectId: string): Promise<void> {
-    if (this.failUndeploy) throw this.failUndeploy;
-    this.undeployed.push(projectId);
-    this.log.push(`undeploy ${projectId}`);
-  }
-
-  async resume(): Promise<void> {}
-
-  onExit(listener: (exit: ComponentExit) => void): void {
-    this.listeners.push(listener);
-  }
-
-  async close(): Promise<void> {}
-}
-
+/** Records the clean-ups, the one thing StateEffects writes to the store. */
 class RecordingStore implements Pick<ProjectStore, 'markCleanedUp'> {
   readonly cleanedUp: string[] = [];
 
@@ -155,56 +21,11 @@ class RecordingStore implements Pick<ProjectStore, 'markCleanedUp'> {
   }
 }
 
-/** A registry holding tags and manifests; records what it was asked. */
-class FakeRegistry implements Pick<RegistryClient, 'resolveTag' | 'getManifest' | 'registryHost'> {
-  readonly registryHost = REGISTRY_HOST;
-  readonly resolved: { repo: string; ref: string }[] = [];
-  private readonly tags = new Map<string, string>();
-  private readonly manifests = new Map<string, OciManifest>();
-  failWith?: Error;
-
-  put(repo: string, tag: string, digest: string, manifest: OciManifest): void {
-    this.tags.set(`${repo}:${tag}`, digest);
-    this.manifests.set(`${repo}@${digest}`, manifest);
-  }
-
-  async resolveTag(repo: string, ref: string): Promise<string | null> {
-    this.resolved.push({ repo, ref });
-    if (this.failWith) throw this.failWith;
-    return this.tags.get(`${repo}:${ref}`) ?? null;
-  }
-
-  async getManifest(repo: string, ref: string): Promise<{ manifest: OciManifest; digest: string }> {
-    const manifest = this.manifests.get(`${repo}@${ref}`);
-    if (!manifest) throw new Error(`manifest unknown: ${repo}@${ref}`);
-    return { manifest: structuredClone(manifest), digest: ref };
-  }
-}
-
+/** StateEffects over fakes that write what they are asked, in order, to one log. */
 function setup() {
   const log: string[] = [];
-  const bus = new RecordingBus(log);
-  const driver = new RecordingDriver(log);
   const store = new RecordingStore(log);
-  const registry = new FakeRegistry();
-  const planner = new ComponentPlanner({
-    mqttUrl: 'mqtt://broker.test:1883',
-    registryUrl: `http://${REGISTRY_HOST}`,
-    registryNamespace: NAMESPACE,
-    runtimeVersion: '0.1.0',
-    logLevel: 'info',
-  });
-  const effects = new StateEffects(
-    bus as unknown as MqttBus,
-    driver,
-    planner,
-    store as unknown as ProjectStore,
-    registry as unknown as RegistryClient,
-  );
-  /** Stores `<modelRepository of project>:final`. */
-  const storeFinalModel = (project: ProjectRecord, manifest: OciManifest, digest = MODEL_DIGEST): void =>
-    registry.put(planner.modelRepository(project), FINAL_MODEL_TAG, digest, manifest);
-  return { log, bus, driver, store, registry, planner, effects, storeFinalModel };
+  return { log, store, ...stateEffectsWithFakes(store, log) };
 }
 
 beforeAll(() => Logger.overrideLogger(false));
@@ -473,7 +294,7 @@ describe('StateEffects: finalization and clean-up', () => {
   it('a failed undeploy is not recorded as cleaned up (so the sweeper tries again)', async () => {
     const project = aProject({ state: S.CANCELLED, deadlineAt: null });
     const { effects, driver, bus, store } = setup();
-    driver.failUndeploy = new Error('driver gone');
+    driver.undeployFailures.set(project._id, new Error('driver gone'));
 
     await expect(effects.onEnter(project)).rejects.toThrow('driver gone');
 
