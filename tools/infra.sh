@@ -376,7 +376,11 @@ find_go() {
 }
 
 ferretdb_binary_ok() {
-  [[ -x "$FERRETDB_BIN" ]] && "$FERRETDB_BIN" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION"
+  [[ -x "$FERRETDB_BIN" ]] || return 1
+  # Captured first: `grep -q` stopping early would SIGPIPE the binary and fail the pipeline (pipefail).
+  local reported
+  reported=$("$FERRETDB_BIN" --version 2>/dev/null || true)
+  grep -qx "version: $FERRETDB_VERSION" <<<"$reported"
 }
 
 # Build FerretDB from the module proxy's source once per machine (cached in $FLOPS_CACHE_DIR/bin).
@@ -415,8 +419,11 @@ ferretdb_build() {
     die "ferretdb: go build failed, see $blog"
   fi
   t2=$SECONDS
-  "$tmp/ferretdb" --version 2>&1 | grep -qx "version: $FERRETDB_VERSION" ||
-    die "ferretdb: the built binary does not report version $FERRETDB_VERSION: $("$tmp/ferretdb" --version 2>&1 | head -3)"
+  # Captured first: `grep -q` stopping early would SIGPIPE the binary and fail the pipeline (pipefail).
+  local reported
+  reported=$("$tmp/ferretdb" --version 2>&1 || true)
+  grep -qx "version: $FERRETDB_VERSION" <<<"$reported" ||
+    die "ferretdb: the built binary does not report version $FERRETDB_VERSION: $(head -3 <<<"$reported")"
   mv -f "$tmp/ferretdb" "$FERRETDB_BIN"
   chmod -R u+w "$tmp" 2>/dev/null || true
   rm -rf "$tmp"
