@@ -121,3 +121,14 @@ export function parseRegistryErrors(body: string): RegistryErrorDetail[] {
     return [];
   }
 }
+
+/** The directory holds more file content than a layer may take (checked before reading it). */
+export class LayerTooLargeError extends Error {
+  constructor(
+    readonly limitBytes: number,
+    readonly atPath: string,
+  ) {
+    super(`the files to pack exceed ${limitBytes} bytes (reached at ${atPath})`);
+    this.name = 'LayerTooLargeError';
+  }
+}

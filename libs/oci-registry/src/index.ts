@@ -31,6 +31,7 @@ export {
   DigestMismatchError,
   UnsafeLayerError,
   InvalidReferenceError,
+  LayerTooLargeError,
   type RegistryErrorDetail,
 } from './errors';
 export {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Parser, ReadEntry } from 'tar';
-import { UnsafeLayerError } from './errors';
+import { LayerTooLargeError, UnsafeLayerError } from './errors';
 import { packDirectoryLayer } from './pack';
 import { unpackLayer } from './unpack';
 
@@ -246,5 +246,31 @@ describe('packDirectoryLayer', () => {
     expect(await readFile(path.join(dest, 'src', 'readme-link'), 'utf8')).toBe('# model\n');
     await expect(stat(path.join(dest, '.git'))).rejects.toThrow();
     expect((await stat(path.join(dest, 'empty-dir'))).isDirectory()).toBe(true);
+  });
+});
+
+describe('packDirectoryLayer content limit', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'oci-pack-limit-'));
+    await mkdir(path.join(dir, 'data'));
+    await writeFile(path.join(dir, 'a.txt'), Buffer.alloc(600, 1));
+    await writeFile(path.join(dir, 'data', 'b.bin'), Buffer.alloc(500, 2));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('packs content up to the limit, counting file bytes (not compressed size)', async () => {
+    const layer = await packDirectoryLayer(dir, { maxContentBytes: 1100 });
+    expect(layer.size).toBeLessThan(1100); // compresses well, yet the limit is on content
+  });
+
+  it('refuses one byte more, naming the limit and where it was crossed', async () => {
+    const error = await packDirectoryLayer(dir, { maxContentBytes: 1099 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LayerTooLargeError);
+    expect(error).toMatchObject({ limitBytes: 1099, atPath: 'data/b.bin' });
+  });
+
+  it('excluded files do not count', async () => {
+    await expect(packDirectoryLayer(dir, { maxContentBytes: 600, exclude: (rel) => rel === 'data' })).resolves.toBeDefined();
   });
 });

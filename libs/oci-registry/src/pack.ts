@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { sha256Digest } from './digest';
-import { UnsafeLayerError } from './errors';
+import { UnsafeLayerError, LayerTooLargeError } from './errors';
 import { checkSymlinkTarget, entryPathComponents } from './layer-paths';
 import { Layer, MediaTypes } from './types';
 
@@ -22,6 +22,11 @@ export interface PackOptions {
   prefix?: string;
   /** gzip level 1–9 (default 6). Part of the output bytes, so keep it fixed for reproducible digests. */
   gzipLevel?: number;
+  /**
+   * Most bytes of file content to pack. Checked from file sizes before any file is read, so an
+   * oversized directory fails fast instead of filling memory (LayerTooLargeError).
+   */
+  maxContentBytes?: number;
 }
 
 interface TarEntry {
@@ -56,7 +61,8 @@ export async function packDirectoryLayer(dir: string, opts: PackOptions = {}): P
   for (let i = 0; i < prefixParts.length; i++) {
     entries.push({ path: `${prefixParts.slice(0, i + 1).join('/')}/`, type: 'directory', mode: 0o755 });
   }
-  await walk(root, [], prefixParts, opts.exclude, entries);
+  const budget = { left: opts.maxContentBytes ?? Number.POSITIVE_INFINITY, limit: opts.maxContentBytes ?? 0 };
+  await walk(root, [], prefixParts, opts.exclude, entries, budget);
 
   const tar = writeTar(entries);
   const level = opts.gzipLevel ?? 6;
@@ -82,6 +88,7 @@ async function walk(
   prefixParts: string[],
   exclude: PackOptions['exclude'],
   out: TarEntry[],
+  budget: { left: number; limit: number },
 ): Promise<void> {
   const names = (await readdir(absDir)).sort(compareBytes);
   for (const name of names) {
@@ -103,9 +110,11 @@ async function walk(
     switch (type) {
       case 'directory':
         out.push({ path: `${tarPath}/`, type: 'directory', mode: 0o755 });
-        await walk(abs, parts, prefixParts, exclude, out);
+        await walk(abs, parts, prefixParts, exclude, out, budget);
         break;
       case 'file':
+        budget.left -= st.size;
+        if (budget.left < 0) throw new LayerTooLargeError(budget.limit, relPath);
         out.push({
           path: tarPath,
           type: 'file',

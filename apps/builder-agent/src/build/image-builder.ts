@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { mkdir, rm } from 'node:fs/promises';
 import { BuildRequested, BuildSucceeded, LEARNER_RUNTIME_VERSION, ML_REPO_CONTRACT } from '@flops/contracts';
-import { Layer, RegistryClient, formatImageReference, packDirectoryLayer, pushImage } from '@flops/oci-registry';
+import { Layer, LayerTooLargeError, RegistryClient, formatImageReference, packDirectoryLayer, pushImage } from '@flops/oci-registry';
 import { BuildError } from './build-errors';
 import { checkRepoContract } from './repo-contract';
 import { ResolvedSource, checkout, resolveSource } from './source';
@@ -96,13 +96,14 @@ export class ImageBuilder {
   }
 
   private async pack(dir: string): Promise<Layer> {
-    const layer = await packDirectoryLayer(dir, { exclude: (rel) => EXCLUDED.test(rel) }).catch((error: Error) => {
-      throw new BuildError('build', `could not pack the repo: ${error.message}`);
-    });
-    if (layer.size > this.settings.maxRepoBytes) {
-      throw new BuildError('build', `the repo packs to ${layer.size} bytes, more than the limit of ${this.settings.maxRepoBytes}`);
-    }
-    return layer;
+    return packDirectoryLayer(dir, { exclude: (rel) => EXCLUDED.test(rel), maxContentBytes: this.settings.maxRepoBytes }).catch(
+      (error: Error) => {
+        if (error instanceof LayerTooLargeError) {
+          throw new BuildError('build', `the repo has more than the limit of ${error.limitBytes} bytes of files (FLOPS_BUILDER_MAX_REPO_BYTES)`);
+        }
+        throw new BuildError('build', `could not pack the repo: ${error.message}`);
+      },
+    );
   }
 
   private async push(
