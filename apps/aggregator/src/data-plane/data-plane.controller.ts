@@ -71,13 +71,19 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   if (Number(req.headers['content-length'] ?? NaN) > maxBytes) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      req.destroy();
-      throw tooLarge();
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.destroy();
+        throw tooLarge();
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    if (error instanceof HttpException) throw error;
+    // The learner went away mid-upload: its fault, not ours (and nobody is left to answer).
+    throw new HttpException(`upload interrupted: ${error instanceof Error ? error.message : String(error)}`, 400);
   }
   return Buffer.concat(chunks, size);
 }
