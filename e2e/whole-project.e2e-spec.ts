@@ -131,6 +131,23 @@ describe('a FLOps project, end to end', () => {
     await expectNothingRunning(project.id);
   });
 
+  it('resumes a project whose orchestrator was killed while deploying, without starting anything twice', async () => {
+    const submitted = await api.submit({ repo: { url: repo.dir }, training: training({ rounds: 10, learners: 2, hyperparameters: { epochs: 1 } }) });
+    // The earliest moment we can see: deploying, or just past it.
+    await api.waitFor(submitted.id, (p) => ['DEPLOYING', 'TRAINING'].includes(p.state), 90_000);
+    await platform.kill('project-orchestrator');
+    await platform.start('project-orchestrator');
+
+    const project = await api.waitForEnd(submitted.id, 120_000);
+    expect(project.state).toBe('COMPLETED');
+    expect(project.rounds.map((r) => r.round)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    // One aggregator and two learners, each started once: the resumed deployment adopted them.
+    const components = (await api.get(project.id)).components!;
+    expect(components.map((c) => c.component).sort()).toEqual(['aggregator', 'learner-0', 'learner-1']);
+    expect(platform.log('project-orchestrator').match(new RegExp(`started ${project.id}/aggregator`, 'g'))).toHaveLength(1);
+    await expectNothingRunning(project.id);
+  });
+
   it('fails at the build stage with a readable reason when the repo breaks the contract, leaving nothing running', async () => {
     const broken = exampleRepoCopy({ change: (dir) => rmSync(join(dir, 'flops.json')) });
     const badEntry = exampleRepoCopy({
