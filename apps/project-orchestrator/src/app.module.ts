@@ -3,12 +3,11 @@ import { Connection } from 'mongoose';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig } from '@flops/config';
-import { DEFAULT_DEADLINES, StateDeadlines } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
 import { ProjectStore, connectDatabase, deploymentModel } from '@flops/models';
 import { RegistryClient } from '@flops/oci-registry';
 import { HealthController } from '@flops/service-kit';
-import { OrchestratorConfig } from './config';
+import { OrchestratorConfig, parseDeadlines } from './config';
 import { ComponentPlanner } from './deployment/component-planner';
 import { DeploymentDriver } from './deployment/deployment-driver';
 import { LocalProcessDriver } from './deployment/local-process.driver';
@@ -21,17 +20,6 @@ import { StateEffects } from './lifecycle/state-effects';
 export const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 const DB = Symbol('db');
 
-/** `BUILDING=600,TRAINING=300` (seconds) over the defaults. */
-export function parseDeadlines(overrides: string | undefined): StateDeadlines {
-  const deadlines = { ...DEFAULT_DEADLINES };
-  for (const pair of overrides ? overrides.split(',') : []) {
-    const [state, seconds] = pair.split('=');
-    if (!(state in deadlines)) throw new Error(`FLOPS_DEADLINES: ${state} is not a non-terminal state`);
-    if (Number(seconds) < 1) throw new Error(`FLOPS_DEADLINES: ${state} must be at least 1 second`);
-    deadlines[state as keyof StateDeadlines] = Number(seconds) * 1000;
-  }
-  return deadlines;
-}
 
 @Module({
   controllers: [HealthController, ProjectEventsHandler],

@@ -1,6 +1,7 @@
 import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
 import { IDENTIFIER } from '@flops/contracts';
 import { InfraConfig, IsPort } from '@flops/config';
+import { DEFAULT_DEADLINES, StateDeadlines } from '@flops/lifecycle';
 
 export class OrchestratorConfig extends InfraConfig {
   /** HTTP port of the health endpoint. */
@@ -23,4 +24,16 @@ export class OrchestratorConfig extends InfraConfig {
 
   /** Overrides of the per-state deadlines, in seconds (e.g. `BUILDING=600,TRAINING=300`). */
   @IsOptional() @Matches(/^([A-Z_]+=\d+)(,[A-Z_]+=\d+)*$/) FLOPS_DEADLINES?: string;
+}
+
+/** `BUILDING=600,TRAINING=300` (seconds) over the defaults. */
+export function parseDeadlines(overrides: string | undefined): StateDeadlines {
+  const deadlines = { ...DEFAULT_DEADLINES };
+  for (const pair of overrides ? overrides.split(',') : []) {
+    const [state, seconds] = pair.split('=');
+    if (!(state in deadlines)) throw new Error(`FLOPS_DEADLINES: ${state} is not a non-terminal state`);
+    if (Number(seconds) < 1) throw new Error(`FLOPS_DEADLINES: ${state} must be at least 1 second`);
+    deadlines[state as keyof StateDeadlines] = Number(seconds) * 1000;
+  }
+  return deadlines;
 }
