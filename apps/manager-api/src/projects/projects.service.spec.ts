@@ -1,4 +1,11 @@
 import { repoSlug as nameFromRepoUrl } from '@flops/contracts';
+import type { TopicDef } from '@flops/contracts';
+import { ProjectState } from '@flops/lifecycle';
+import type { MqttBus } from '@flops/messaging';
+import type { DeploymentStore, NewProject, ProjectRecord, ProjectStore } from '@flops/models';
+import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError } from './project-errors';
+import type { CreateProjectDto } from './project.dto';
+import { ProjectsService } from './projects.service';
 
 /** A repository path component as OCI registries (and the build.requested contract) accept it. */
 const REGISTRY_COMPONENT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -62,5 +69,86 @@ describe('nameFromRepoUrl', () => {
     const name = nameFromRepoUrl(url);
     expect(name).toMatch(PROJECT_NAME);
     expect(name).toMatch(REGISTRY_COMPONENT);
+  });
+});
+
+// ---- ProjectsService, with its store and broker replaced ------------------------------------------
+
+
+class FakeStore {
+  readonly records = new Map<string, ProjectRecord>();
+  async create(project: NewProject): Promise<ProjectRecord> {
+    const at = new Date();
+    const record: ProjectRecord = { ...project, version: 0, rounds: [], history: [{ from: null, to: project.state, at, event: 'submitted' }], createdAt: at, updatedAt: at };
+    this.records.set(record._id, record);
+    return record;
+  }
+  async get(id: string): Promise<ProjectRecord | null> {
+    return this.records.get(id) ?? null;
+  }
+}
+
+class FakeBus {
+  readonly published: { topic: string; projectId: string; payload: object }[] = [];
+  failing = false;
+  async publish(def: TopicDef<object>, projectId: string, payload: object): Promise<void> {
+    if (this.failing) throw new Error('broker unreachable');
+    this.published.push({ topic: def.template, projectId, payload });
+  }
+}
+
+function setup() {
+  const store = new FakeStore();
+  const bus = new FakeBus();
+  const deployments = { forProject: async () => [] } as unknown as DeploymentStore;
+  const service = new ProjectsService(store as unknown as ProjectStore, deployments, bus as unknown as MqttBus);
+  return { service, store, bus };
+}
+
+const request = (training: Partial<CreateProjectDto['training']> = {}): CreateProjectDto => ({
+  repo: { url: 'https://git.example/org/Digits.git' },
+  training: { rounds: 3, learners: 4, ...training },
+});
+
+describe('ProjectsService', () => {
+  it('stores a SUBMITTED project with the training defaults filled in and announces it', async () => {
+    const { service, store, bus } = setup();
+    const view = await service.create(request());
+
+    expect(view).toMatchObject({ state: ProjectState.SUBMITTED, name: 'digits' });
+    expect(view.training).toEqual({
+      rounds: 3, learners: 4, minLearnersPerRound: 4, strategy: 'fedavg', hyperparameters: {}, dataTags: [], roundTimeoutSeconds: 300, seed: 42,
+    });
+    expect(store.records.has(view.id)).toBe(true);
+    expect(bus.published).toEqual([{ topic: 'flops/v1/projects/{projectId}/submitted', projectId: view.id, payload: {} }]);
+  });
+
+  it('still answers with the stored project when the announcement cannot be sent (the sweeper starts it)', async () => {
+    const { service, store, bus } = setup();
+    bus.failing = true;
+    const view = await service.create(request());
+    expect(store.records.get(view.id)?.state).toBe(ProjectState.SUBMITTED);
+  });
+
+  it('refuses more learners per round than learners, storing and announcing nothing', async () => {
+    const { service, store, bus } = setup();
+    await expect(service.create(request({ learners: 2, minLearnersPerRound: 3 }))).rejects.toBeInstanceOf(InvalidProjectError);
+    expect(store.records.size).toBe(0);
+    expect(bus.published).toEqual([]);
+  });
+
+  it('asks the orchestrator to cancel a running project, refuses an ended or unknown one', async () => {
+    const { service, store, bus } = setup();
+    const view = await service.create(request());
+    bus.published.length = 0;
+
+    await service.cancel(view.id, { reason: 'enough' });
+    expect(bus.published).toEqual([{ topic: 'flops/v1/projects/{projectId}/cancel', projectId: view.id, payload: { reason: 'enough' } }]);
+
+    store.records.set(view.id, { ...store.records.get(view.id)!, state: ProjectState.COMPLETED });
+    await expect(service.cancel(view.id, {})).rejects.toBeInstanceOf(ProjectAlreadyEndedError);
+    await expect(service.cancel('p0', {})).rejects.toBeInstanceOf(ProjectNotFoundError);
+    await expect(service.get('p0')).rejects.toBeInstanceOf(ProjectNotFoundError);
+    expect(bus.published).toHaveLength(1);
   });
 });
