@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
-import { loadConfig, logLevelsFrom } from '@flops/config';
+import { loadConfig } from '@flops/config';
 import { bootstrapService, runService } from '@flops/service-kit';
 import { AppModule } from './app.module';
 import { AggregatorConfig } from './config';
@@ -16,7 +16,7 @@ runService(async () => {
   const app = await bootstrapService({
     name: `aggregator ${config.FLOPS_PROJECT_ID}`,
     module: AppModule,
-    logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
+    logLevel: config.FLOPS_LOG_LEVEL,
     httpPort: config.FLOPS_AGGREGATOR_PORT,
     httpHost: config.FLOPS_AGGREGATOR_HOST,
     mqtt: { url: config.FLOPS_MQTT_URL, clientId: `flops-aggregator-${config.FLOPS_PROJECT_ID}-sub`, persistentSession: false },

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { loadConfig, logLevelsFrom } from '@flops/config';
+import { loadConfig } from '@flops/config';
 import { bootstrapService, runService } from '@flops/service-kit';
 import { AppModule } from './app.module';
 import { BuilderConfig } from './config';
@@ -9,7 +9,7 @@ runService(async () => {
   await bootstrapService({
     name: 'builder-agent',
     module: AppModule,
-    logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
+    logLevel: config.FLOPS_LOG_LEVEL,
     httpPort: config.FLOPS_BUILDER_PORT,
     httpHost: config.FLOPS_HTTP_HOST,
     // A persistent session keeps build requests queued at the broker while the builder restarts.

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ModelManager, Topics, createMessage } from '@flops/contracts';
-import { loadConfig, logLevelsFrom } from '@flops/config';
+import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
 import { RegistryClient } from '@flops/oci-registry';
 import { bootstrapService, runService } from '@flops/service-kit';
@@ -68,7 +68,7 @@ runService(async () => {
   const app = await bootstrapService({
     name: `learner ${learnerId}`,
     module: AppModule.with(projectId, role, bus),
-    logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
+    logLevel: config.FLOPS_LOG_LEVEL,
     httpPort: 0,
     mqtt: { url: config.FLOPS_MQTT_URL, clientId: `flops-${projectId}-${learnerId}-sub`, persistentSession: false },
   });

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { loadConfig, logLevelsFrom } from '@flops/config';
+import { loadConfig } from '@flops/config';
 import { bootstrapService, runService } from '@flops/service-kit';
 import { AppModule } from './app.module';
 import { ManagerConfig } from './config';
@@ -10,7 +10,7 @@ runService(async () => {
   await bootstrapService({
     name: 'manager-api',
     module: AppModule,
-    logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
+    logLevel: config.FLOPS_LOG_LEVEL,
     httpPort: config.FLOPS_MANAGER_PORT,
     httpHost: config.FLOPS_MANAGER_HOST,
     configure: configureHttp,

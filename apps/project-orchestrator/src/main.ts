@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { loadConfig, logLevelsFrom } from '@flops/config';
+import { loadConfig } from '@flops/config';
 import { bootstrapService, runService } from '@flops/service-kit';
 import { AppModule } from './app.module';
 import { OrchestratorConfig } from './config';
@@ -9,7 +9,7 @@ runService(async () => {
   await bootstrapService({
     name: 'project-orchestrator',
     module: AppModule,
-    logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
+    logLevel: config.FLOPS_LOG_LEVEL,
     httpPort: config.FLOPS_ORCHESTRATOR_PORT,
     httpHost: config.FLOPS_HTTP_HOST,
     mqtt: { url: config.FLOPS_MQTT_URL, clientId: config.FLOPS_ORCHESTRATOR_CLIENT_ID, persistentSession: true },

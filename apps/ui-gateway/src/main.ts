@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { loadConfig, logLevelsFrom } from '@flops/config';
+import { loadConfig } from '@flops/config';
 import { bootstrapService, runService } from '@flops/service-kit';
 import { AppModule } from './app.module';
 import { UiGatewayConfig } from './config';
@@ -9,7 +9,7 @@ runService(async () => {
   await bootstrapService({
     name: 'ui-gateway',
     module: AppModule,
-    logLevels: logLevelsFrom(config.FLOPS_LOG_LEVEL),
+    logLevel: config.FLOPS_LOG_LEVEL,
     httpPort: config.FLOPS_UI_PORT,
     httpHost: config.FLOPS_UI_HOST,
     // A clean session: the gateway shows live events; what happens while it is down is not queued.

@@ -152,7 +152,7 @@ describe('ui-gateway against the real broker', () => {
     app = await bootstrapService({
       name: 'ui-gateway-test',
       module: AppModule,
-      logLevels: ['error', 'warn'],
+      logLevel: 'warn',
       httpPort: 0,
       mqtt: { url: MQTT_URL, clientId: `flops-ui-test-${RUN}`, persistentSession: false },
     });

@@ -1,11 +1,13 @@
-import { DynamicModule, INestApplication, Logger, LogLevel, Type } from '@nestjs/common';
+import { DynamicModule, INestApplication, Logger, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { LOG_LEVELS, logLevelsFrom } from '@flops/config';
 import { mqttServerOptions } from '@flops/messaging';
 
 export interface ServiceOptions {
   name: string;
   module: Type<unknown> | DynamicModule;
-  logLevels: LogLevel[];
+  /** The least severe level logged (FLOPS_LOG_LEVEL). */
+  logLevel: (typeof LOG_LEVELS)[number];
   /** HTTP port; 0 picks a free one. */
   httpPort: number;
   httpHost?: string;
@@ -21,7 +23,7 @@ export interface ServiceOptions {
  */
 export async function bootstrapService(options: ServiceOptions): Promise<INestApplication> {
   const logger = new Logger(options.name);
-  const app = await NestFactory.create(options.module, { logger: options.logLevels, bufferLogs: false });
+  const app = await NestFactory.create(options.module, { logger: logLevelsFrom(options.logLevel), bufferLogs: false });
   app.enableShutdownHooks();
   if (options.mqtt) {
     app.connectMicroservice(mqttServerOptions(options.mqtt));
