@@ -24,6 +24,12 @@ export default tseslint.config(
           depConstraints: [
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+            // Pure libs (the FL engine and what it builds on) do no I/O and know no framework.
+            {
+              sourceTag: 'kind:pure',
+              onlyDependOnLibsWithTags: ['kind:pure'],
+              bannedExternalImports: ['@nestjs/*', 'express', 'mongoose', 'mqtt', 'rxjs', '@tensorflow/*', 'node:fs', 'node:net', 'node:http', 'node:child_process'],
+            },
           ],
         },
       ],
