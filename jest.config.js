@@ -2,6 +2,7 @@
 //   unit         *.spec.ts      pure logic, no services
 //   integration  *.int-spec.ts  against the real broker, database and registry (tools/infra.sh)
 //   e2e          e2e/**/*.e2e-spec.ts  whole platform as separate processes
+//   oracle       *.oracle-spec.ts  against peers' own code (Flower, dp-accounting) in a cached Python venv
 const { compilerOptions } = require('./tsconfig.base.json');
 
 const moduleNameMapper = Object.fromEntries(
@@ -36,5 +37,6 @@ module.exports = {
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,examples,tools}/**/*.spec.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs,examples,tools}/**/*.int-spec.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'] },
+    { ...base, displayName: 'oracle', testMatch: ['<rootDir>/{apps,libs}/**/*.oracle-spec.ts'] },
   ],
 };

@@ -141,7 +141,7 @@ export class CentralDp implements Strategy {
   restoreState(state: StrategyState): void {
     const { 'dp.clipNorm': clipNorm, 'dp.rdp': rdp, ...scalars } = state.scalars;
     if (typeof clipNorm !== 'number' || !(clipNorm > 0) || typeof rdp !== 'string') throw new StrategyStateError('state has no central-DP part (dp.clipNorm, dp.rdp)');
-    const spent = RdpAccountant.fromJSON(JSON.parse(rdp) as { orders: number[]; rdp: number[] });
+    const spent = RdpAccountant.fromJSON(JSON.parse(rdp) as Parameters<typeof RdpAccountant.fromJSON>[0]);
     this.inner.restoreState({ ...state, scalars });
     this.clipNorm = clipNorm;
     this.spent = spent;

@@ -3,7 +3,7 @@
  *
  * RDP of one round at order α: α / (2z²) without subsampling (q = 1); with sampling rate q < 1 the bound of
  * Mironov, Talwar and Zhang ("Rényi Differential Privacy of the Sampled Gaussian Mechanism", 2019): the
- * exact binomial sum for integer α, the two erfc series for fractional α. RDP adds up over rounds; ε at δ is
+ * exact binomial sum for integer α, the two erfc series for fractional α (see logAFractional). RDP adds up over rounds; ε at δ is
  * the best over the orders of the conversion of Canonne, Kamath and Steinke (2020, Prop. 12):
  * ε = r + log(1 − 1/α) − log(δ·α) / (α − 1). The orders are those of Google's dp-accounting, whose
  * RdpAccountant this is tested against (libs/fl-engine/src/privacy/dp-accounting.oracle-spec.ts).
@@ -46,16 +46,18 @@ export class RdpAccountant {
     return epsilonFromRdp(this.orders, this.rdp, delta);
   }
 
-  toJSON(): { orders: number[]; rdp: number[] } {
-    return { orders: [...this.orders], rdp: [...this.rdp] };
+  /** JSON-safe: an infinite RDP (noise multiplier 0: no privacy) is written as null. */
+  toJSON(): { orders: number[]; rdp: (number | null)[] } {
+    return { orders: [...this.orders], rdp: [...this.rdp].map((r) => (Number.isFinite(r) ? r : null)) };
   }
 
-  static fromJSON(raw: { orders: number[]; rdp: number[] }): RdpAccountant {
+  static fromJSON(raw: { orders: number[]; rdp: (number | null)[] }): RdpAccountant {
     const accountant = new RdpAccountant(raw.orders);
-    if (!Array.isArray(raw.rdp) || raw.rdp.length !== raw.orders.length || raw.rdp.some((r) => typeof r !== 'number' || r < 0)) {
-      throw new TypeError('accountant state needs one non-negative RDP value per order');
+    const rdp = Array.isArray(raw.rdp) ? raw.rdp.map((r) => (r === null ? Infinity : r)) : [];
+    if (rdp.length !== raw.orders.length || rdp.some((r) => typeof r !== 'number' || !(r >= 0))) {
+      throw new TypeError('accountant state needs one non-negative RDP value (or null for infinity) per order');
     }
-    accountant.rdp.set(raw.rdp);
+    accountant.rdp.set(rdp);
     return accountant;
   }
 }
@@ -98,14 +100,21 @@ function logAInteger(q: number, sigma: number, alpha: number): number {
   return logA;
 }
 
-/** log A_α for fractional α: the two series of Mironov, Talwar and Zhang (2019), Section 3.3. */
+/**
+ * log A_α for fractional α: the two series of Mironov, Talwar and Zhang (2019, Section 3.3), with every term
+ * counted by its magnitude |C(α, i)| (where the exact series alternates in sign for i > α + 1), as
+ * dp-accounting 0.6 does: an upper bound on A_α, so the RDP is, if anything, overstated. It stops once both
+ * terms are decreasing and e^30 times smaller than the sum; an order that does not converge within 1000
+ * terms is infinite (excluded from the conversion to ε).
+ */
 function logAFractional(q: number, sigma: number, alpha: number): number {
   let logA0 = -Infinity;
   let logA1 = -Infinity;
+  let lastS0 = -Infinity;
+  let lastS1 = -Infinity;
   const z0 = sigma * sigma * Math.log(1 / q - 1) + 0.5;
-  for (let i = 0; i < 100_000; i++) {
-    const coefficient = binomial(alpha, i);
-    const logCoefficient = Math.log(Math.abs(coefficient));
+  for (let i = 0; i < 1000; i++) {
+    const logCoefficient = logBinomial(alpha, i);
     const j = alpha - i;
     const logT0 = logCoefficient + i * Math.log(q) + j * Math.log1p(-q);
     const logT1 = logCoefficient + j * Math.log(q) + i * Math.log1p(-q);
@@ -113,16 +122,14 @@ function logAFractional(q: number, sigma: number, alpha: number): number {
     const logE1 = Math.log(0.5) + logErfc((z0 - j) / (Math.SQRT2 * sigma));
     const logS0 = logT0 + (i * i - i) / (2 * sigma * sigma) + logE0;
     const logS1 = logT1 + (j * j - j) / (2 * sigma * sigma) + logE1;
-    if (coefficient > 0) {
-      logA0 = logAdd(logA0, logS0);
-      logA1 = logAdd(logA1, logS1);
-    } else {
-      logA0 = logSub(logA0, logS0);
-      logA1 = logSub(logA1, logS1);
-    }
-    if (Math.max(logS0, logS1) < -30) break;
+    logA0 = logAdd(logA0, logS0);
+    logA1 = logAdd(logA1, logS1);
+    const total = logAdd(logA0, logA1);
+    if (logS0 < lastS0 && logS1 < lastS1 && Math.max(logS0, logS1) < total - 30) return total;
+    lastS0 = logS0;
+    lastS1 = logS1;
   }
-  return logAdd(logA0, logA1);
+  return Infinity;
 }
 
 function logAdd(x: number, y: number): number {
@@ -131,26 +138,12 @@ function logAdd(x: number, y: number): number {
   return hi + Math.log1p(Math.exp(lo - hi));
 }
 
-/** log(e^x − e^y) for x ≥ y. */
-function logSub(x: number, y: number): number {
-  if (y === -Infinity) return x;
-  if (x === y) return -Infinity;
-  if (x < y) throw new RangeError('logSub: the result would be negative');
-  return x + Math.log1p(-Math.exp(y - x));
-}
-
+/** log |C(n, k)| for real n (via log |Γ|). */
 function logBinomial(n: number, k: number): number {
   return logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
 }
 
-/** The generalised binomial coefficient C(α, i) for real α and integer i ≥ 0. */
-function binomial(alpha: number, i: number): number {
-  let c = 1;
-  for (let k = 0; k < i; k++) c *= (alpha - k) / (k + 1);
-  return c;
-}
-
-/** log Γ(x) for x > 0 (Lanczos, g = 7, n = 9: ~15 significant digits). */
+/** log |Γ(x)| (Lanczos, g = 7, n = 9: ~15 significant digits; reflection below 1/2). */
 function logGamma(x: number): number {
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
   const c = [
