@@ -4,6 +4,7 @@ import { StrategyStateError, UpdateRefusedError } from './errors';
 import { FoldKernel, createFoldKernel } from './kernels/fold-kernel';
 import { ModelShape } from './model/model-shape';
 import { CentralDp } from './privacy/central-dp';
+import { SecAggDecoded } from './privacy/secagg/codec';
 import { CryptoRandom, RandomSource } from './privacy/random';
 import { RefusalLedger } from './robustness/refusal-ledger';
 import { CheckedUpdate, GuardOptions, LearnerUpdate, UpdateGuard } from './robustness/update-guard';
@@ -89,6 +90,27 @@ export class AggregationEngine {
   beginRound(round: number, global: readonly NamedTensor[] | Float32Array): EngineRound {
     const flat = global instanceof Float32Array ? global.slice() : this.shape.flatten(global);
     return new EngineRound(round, this.shape, this.guard, this.refusals, this.strategy.beginRound(round, flat), flat);
+  }
+
+  /**
+   * The end of a round run under secure aggregation, from the decoded sum (decodeSecAggSum): the aggregator
+   * never saw an update, so none was checked or refused; learners clipped their own (coordinates to
+   * ±clippingRange, and to L2 norm C under central DP). Mean strategies only.
+   */
+  finishSecureRound(round: number, global: readonly NamedTensor[] | Float32Array, decoded: SecAggDecoded): RoundOutcome {
+    const flat = global instanceof Float32Array ? global : this.shape.flatten(global);
+    if (decoded.deltaSum.length !== this.shape.size) throw new RangeError(`the secure sum has ${decoded.deltaSum.length} values, the model ${this.shape.size}`);
+    const sum = Float64Array.from(decoded.deltaSum);
+    let result;
+    if (this.strategy instanceof CentralDp) {
+      result = this.strategy.aggregateSum(round, flat, sum, decoded.unclipped);
+    } else if (this.strategy instanceof MeanStrategy) {
+      for (let i = 0; i < sum.length; i++) sum[i] = flat[i] + sum[i] / decoded.weightSum;
+      result = { model: this.strategy.applyMean(round, flat, sum), report: {} };
+    } else {
+      throw new RangeError(`secure aggregation needs a strategy that averages updates, not ${this.strategy.name}`);
+    }
+    return { model: result.model, tensors: this.shape.tensors(result.model), report: { ...result.report, secureAggregation: 1, updates: decoded.survivors } };
   }
 
   /** Bytes the engine holds for a round of `updates` updates (see the class comment). */

@@ -20,3 +20,19 @@ export type { DpRoundReport } from './privacy/central-dp';
 export { CryptoRandom, RandomSource, SeededRandom } from './privacy/random';
 export { DEFAULT_RDP_ORDERS, RdpAccountant, epsilonFromRdp, gaussianRdp } from './privacy/rdp-accountant';
 export type { EpsilonAtDelta } from './privacy/rdp-accountant';
+export { SecAggAggregator, SecAggError, SecAggLearner, dequantizeSum, neighbourGraph, quantize } from './privacy/secagg/protocol';
+export type {
+  EncryptedShare,
+  KeyAdvertisement,
+  KeyDirectory,
+  Mailbox,
+  MaskedInput,
+  RevealedShare,
+  SecAggSettings,
+  SecAggSum,
+  ShareBundle,
+  UnmaskRequest,
+  UnmaskResponse,
+} from './privacy/secagg/protocol';
+export { decodeSecAggSum, secAggInput, secAggSettings, secAggVectorLength } from './privacy/secagg/codec';
+export type { SecAggDecoded, SecAggMode } from './privacy/secagg/codec';
