@@ -80,6 +80,14 @@ export function validatePrivacy(raw: unknown, context: { strategy: EngineStrateg
   if (value.centralDp && !mean) {
     all.push(`privacy.centralDp: needs a strategy that averages updates (${MEAN_STRATEGIES.join(', ')}), not ${context.strategy}`);
   }
+  const dp = value.centralDp;
+  if (dp?.clipping === 'adaptive' && dp.noiseMultiplier > 0) {
+    // Andrew et al.: the update noise is (z⁻² − (2σ_b)⁻²)^(−1/2), defined only while z < 2σ_b.
+    const countStddev = dp.clippedCountStddev ?? (dp.expectedLearnersPerRound ?? context.learners) / 20;
+    if (dp.noiseMultiplier >= 2 * countStddev) {
+      all.push(`privacy.centralDp.noiseMultiplier: adaptive clipping needs noiseMultiplier below 2 · clippedCountStddev (${2 * countStddev}); raise clippedCountStddev or lower the noise`);
+    }
+  }
   const secAgg = value.secureAggregation;
   if (secAgg) {
     if (!mean) all.push(`privacy.secureAggregation: needs a strategy that averages updates (${MEAN_STRATEGIES.join(', ')}), not ${context.strategy}`);

@@ -1,5 +1,5 @@
 import { CentralDpConfig, EngineStrategyName, MEAN_STRATEGIES, StrategyChoice, StrategyFitHints } from '@flops/contracts';
-import { NamedTensor, TensorLayout, decodeTensors, encodeTensors } from '@flops/tensor-codec';
+import { NamedTensor, TensorLayout, decodeTensors, encodeTensors, layoutDigest } from '@flops/tensor-codec';
 import { StrategyStateError, UpdateRefusedError } from './errors';
 import { FoldKernel, createFoldKernel } from './kernels/fold-kernel';
 import { ModelShape } from './model/model-shape';
@@ -122,12 +122,20 @@ export class AggregationEngine {
   exportState(): Buffer {
     const { strategy, scalars, vectors } = this.strategy.exportState();
     const tensors = Object.entries(vectors).map(([name, values]) => ({ name, shape: [values.length], values }));
-    return encodeTensors(tensors, { format: STATE_FORMAT, version: STATE_VERSION, strategy, scalars, refusals: this.refusals.toJSON() });
+    return encodeTensors(tensors, {
+      format: STATE_FORMAT,
+      version: STATE_VERSION,
+      strategy,
+      layout: layoutDigest(this.shape.layout),
+      scalars,
+      refusals: this.refusals.toJSON(),
+    });
   }
 
   restoreState(bytes: Uint8Array): void {
     const { tensors, meta } = decodeTensors(bytes);
     if (meta.format !== STATE_FORMAT || meta.version !== STATE_VERSION) throw new StrategyStateError(`not engine state of version ${STATE_VERSION}`);
+    if (meta.layout !== layoutDigest(this.shape.layout)) throw new StrategyStateError('the state belongs to a model with another layout');
     const state: StrategyState = {
       strategy: meta.strategy as EngineStrategyName,
       scalars: (meta.scalars ?? {}) as StrategyState['scalars'],
