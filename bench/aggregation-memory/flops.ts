@@ -174,4 +174,5 @@ function main(): void {
   );
 }
 
-main();
+// Run when started as a script; aggregation-throughput imports the shared definitions above.
+if (require.main === module) main();

@@ -86,9 +86,12 @@ export class AggregationEngine {
     return this.strategy instanceof Scaffold ? this.shape.tensors(this.strategy.correction(learnerId)) : undefined;
   }
 
-  /** Opens a round on the current global model (tensors in the model's layout, or a flat vector). */
+  /**
+   * Opens a round on the current global model: tensors in the model's layout (copied), or a flat vector, which
+   * is used as is and must not change until the round is finished.
+   */
   beginRound(round: number, global: readonly NamedTensor[] | Float32Array): EngineRound {
-    const flat = global instanceof Float32Array ? global.slice() : this.shape.flatten(global);
+    const flat = global instanceof Float32Array ? this.checkedFlat(global) : this.shape.flatten(global);
     return new EngineRound(round, this.shape, this.guard, this.refusals, this.strategy.beginRound(round, flat), flat);
   }
 
@@ -111,6 +114,11 @@ export class AggregationEngine {
       throw new RangeError(`secure aggregation needs a strategy that averages updates, not ${this.strategy.name}`);
     }
     return { model: result.model, tensors: this.shape.tensors(result.model), report: { ...result.report, secureAggregation: 1, updates: decoded.survivors } };
+  }
+
+  private checkedFlat(global: Float32Array): Float32Array {
+    if (global.length !== this.shape.size) throw new RangeError(`the global model has ${global.length} values, the layout ${this.shape.size}`);
+    return global;
   }
 
   /** Bytes the engine holds for a round of `updates` updates (see the class comment). */
