@@ -36,3 +36,4 @@ export type {
 } from './privacy/secagg/protocol';
 export { decodeSecAggSum, secAggInput, secAggSettings, secAggVectorLength } from './privacy/secagg/codec';
 export type { SecAggDecoded, SecAggMode } from './privacy/secagg/codec';
+export { UploadTooLargeError, readInto } from './kernels/upload';

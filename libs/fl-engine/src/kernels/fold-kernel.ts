@@ -27,7 +27,7 @@ export interface KernelBuffer {
  * norms the checks need. Float32 inputs may lie anywhere; inputs in this kernel's
  * own memory (a KernelBuffer) are read in place, others are staged through a small cache-sized window.
  * Folds are bit-identical across kernels (one rounding per element, same operations). Reductions (norms,
- * distances) use four partial sums in both, so they agree bit for bit on inputs in kernel memory and to
+ * distances) use eight partial sums in both, so they agree bit for bit on inputs in kernel memory and to
  * the last bits otherwise (staged inputs are summed window by window).
  */
 export abstract class FoldKernel {
@@ -68,22 +68,21 @@ export class ScalarFoldKernel extends FoldKernel {
     return this.squaredDistance(values, undefined);
   }
 
-  /** Four partial sums over i mod 4, combined as (s0 + s2) + (s1 + s3), then the tail: the SIMD kernel's order. */
+  /**
+   * Eight partial sums over i mod 8, combined lane-wise as ((s0 + s2) + (s4 + s6)) + ((s1 + s3) + (s5 + s7)),
+   * then the tail in order: the SIMD kernel's order of operations.
+   */
   squaredDistance(a: Float32Array, b: Float32Array | undefined): number {
     if (b) checkSameLength(a, b);
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    const whole = a.length - (a.length % 4);
-    for (let i = 0; i < whole; i += 4) {
-      const d0 = b ? a[i] - b[i] : a[i];
-      const d1 = b ? a[i + 1] - b[i + 1] : a[i + 1];
-      const d2 = b ? a[i + 2] - b[i + 2] : a[i + 2];
-      const d3 = b ? a[i + 3] - b[i + 3] : a[i + 3];
-      s0 += d0 * d0;
-      s1 += d1 * d1;
-      s2 += d2 * d2;
-      s3 += d3 * d3;
+    const s = new Float64Array(8);
+    const whole = a.length - (a.length % 8);
+    for (let i = 0; i < whole; i += 8) {
+      for (let lane = 0; lane < 8; lane++) {
+        const d = b ? a[i + lane] - b[i + lane] : a[i + lane];
+        s[lane] += d * d;
+      }
     }
-    let total = s0 + s2 + (s1 + s3);
+    let total = s[0] + s[2] + (s[4] + s[6]) + (s[1] + s[3] + (s[5] + s[7]));
     for (let i = whole; i < a.length; i++) {
       const d = b ? a[i] - b[i] : a[i];
       total += d * d;
