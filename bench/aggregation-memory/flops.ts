@@ -10,6 +10,7 @@
  * The model layout, the pseudo-random values and the sample counts are defined identically in flower.py,
  * so the two results can be compared.
  */
+import 'reflect-metadata'; // @flops/contracts (through the aggregator's domain) declares decorated classes
 import { writeSync, openSync, closeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { NamedTensor, TensorSpec, decodeTensors, elementCount, encodeTensors, sameLayout, tensorLayoutOf } from '@flops/tensor-codec';

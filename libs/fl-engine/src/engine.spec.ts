@@ -91,12 +91,17 @@ describe('AggregationEngine', () => {
     expect(e.refusals.total).toBe(9);
   });
 
-  it('an empty round cannot be finished; a superseded round cannot be used', () => {
-    const e = engine('fedavg');
+  it.each(ENGINE_STRATEGIES)('%s: an empty round cannot be finished, a finished or superseded one not used', (name) => {
+    const e = engine(name, PARAMS[name]);
     const first = e.beginRound(1, new Float32Array(SIZE));
     expect(() => first.finish()).toThrow(InsufficientUpdatesError);
-    e.beginRound(2, new Float32Array(SIZE));
-    expect(() => first.offer(update('a', new Float32Array(SIZE)))).toThrow(/superseded/);
+    ['a', 'b', 'c', 'd', 'e', 'f', 'g'].forEach((id) => first.offer(update(id, new Float32Array(SIZE).fill(0.5))));
+    first.finish();
+    expect(() => first.finish()).toThrow(/already finished/);
+    expect(() => first.offer(update('h', new Float32Array(SIZE)))).toThrow(/already finished/);
+    const second = e.beginRound(2, new Float32Array(SIZE));
+    e.beginRound(3, new Float32Array(SIZE));
+    expect(() => second.offer(update('a', new Float32Array(SIZE)))).toThrow(/superseded/);
   });
 
   it.each(ENGINE_STRATEGIES)('%s: exported state restored into a fresh engine continues exactly as the original', (name) => {

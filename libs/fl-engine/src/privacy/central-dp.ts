@@ -3,7 +3,7 @@ import { InsufficientUpdatesError, StrategyStateError } from '../errors';
 import { Accumulator, FoldKernel } from '../kernels/fold-kernel';
 import type { CheckedUpdate } from '../robustness/update-guard';
 import type { MeanStrategy } from '../strategies/mean-strategies';
-import { RoundAggregation, RoundResult, Strategy, StrategyState } from '../strategies/strategy';
+import { RoundAggregation, RoundGuard, RoundResult, Strategy, StrategyState } from '../strategies/strategy';
 import { RandomSource } from './random';
 import { RdpAccountant } from './rdp-accountant';
 
@@ -165,12 +165,15 @@ class DpRound implements RoundAggregation {
   private clipWeight = 0;
   private unclipped = 0;
 
+  private readonly guard: RoundGuard;
+
   constructor(
     private readonly parts: DpRoundParts,
     private readonly complete: (deltaSum: Float64Array, unclipped: number) => RoundResult,
-    private readonly isOpen: () => boolean,
+    isOpen: () => boolean,
   ) {
     this.round = parts.round;
+    this.guard = new RoundGuard(`round ${parts.round}`, isOpen);
   }
 
   get count(): number {
@@ -178,7 +181,7 @@ class DpRound implements RoundAggregation {
   }
 
   add(update: CheckedUpdate): void {
-    this.assertOpen();
+    this.guard.check();
     const { global, clipNorm, sum, kernel, offsets } = this.parts;
     let norm = update.deltaNorm;
     if (norm === undefined) {
@@ -194,15 +197,12 @@ class DpRound implements RoundAggregation {
   }
 
   finish(): RoundResult {
-    this.assertOpen();
+    this.guard.check();
     if (this.added === 0) throw new InsufficientUpdatesError(`round ${this.round}: no update to aggregate`);
+    this.guard.finish();
     const { global, sum } = this.parts;
     const deltaSum = sum.values();
     for (let i = 0; i < deltaSum.length; i++) deltaSum[i] -= this.clipWeight * global[i];
     return this.complete(deltaSum, this.unclipped);
-  }
-
-  private assertOpen(): void {
-    if (!this.isOpen()) throw new Error(`round ${this.round} was superseded by a newer round`);
   }
 }

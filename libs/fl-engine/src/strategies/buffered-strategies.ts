@@ -3,7 +3,7 @@ import { InsufficientUpdatesError, UpdateRefusedError } from '../errors';
 import { FoldKernel } from '../kernels/fold-kernel';
 import { ModelShape } from '../model/model-shape';
 import type { CheckedUpdate } from '../robustness/update-guard';
-import { RoundAggregation, RoundResult, Strategy, StrategyState } from './strategy';
+import { RoundAggregation, RoundGuard, RoundResult, Strategy, StrategyState } from './strategy';
 import { restoreVectors } from './strategy-state';
 
 /** Squared L2 distance between the round's i-th and j-th updates. */
@@ -66,19 +66,23 @@ class BufferedRound implements RoundAggregation {
   /** lower[i][j] = ‖u_i − u_j‖² for j < i: each update's distances to the earlier ones, computed on arrival. */
   private readonly lower: Float64Array[] = [];
 
+  private readonly guard: RoundGuard;
+
   constructor(
     private readonly strategy: BufferedStrategy,
     readonly round: number,
     private readonly kernel: FoldKernel,
-    private readonly isOpen: () => boolean,
-  ) {}
+    isOpen: () => boolean,
+  ) {
+    this.guard = new RoundGuard(`round ${round} of ${strategy.name}`, isOpen);
+  }
 
   get count(): number {
     return this.updates.length;
   }
 
   add(update: CheckedUpdate): void {
-    if (!this.isOpen()) throw new Error(`round ${this.round} of ${this.strategy.name} was superseded by a newer round`);
+    this.guard.check();
     if (this.updates.some((kept) => kept.learnerId === update.learnerId)) {
       throw new UpdateRefusedError('strategy', `${update.learnerId} already sent an update this round`);
     }
@@ -90,10 +94,14 @@ class BufferedRound implements RoundAggregation {
   }
 
   finish(): RoundResult {
+    this.guard.check();
     if (this.updates.length === 0) throw new InsufficientUpdatesError(`round ${this.round}: no update to aggregate`);
     const lower = this.lower;
     const distance: Distance = (i, j) => (i === j ? 0 : i > j ? lower[i][j] : lower[j][i]);
-    return this.strategy.aggregate(this.round, this.updates, distance);
+    // Buffered strategies keep no state: a round that cannot be aggregated yet (Bulyan's n ≥ 4f + 3) stays open.
+    const result = this.strategy.aggregate(this.round, this.updates, distance);
+    this.guard.finish();
+    return result;
   }
 }
 

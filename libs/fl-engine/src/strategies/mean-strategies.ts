@@ -3,7 +3,7 @@ import { InsufficientUpdatesError, StrategyStateError } from '../errors';
 import { Accumulator, FoldKernel } from '../kernels/fold-kernel';
 import { ModelShape } from '../model/model-shape';
 import type { CheckedUpdate } from '../robustness/update-guard';
-import { RoundAggregation, RoundResult, Strategy, StrategyState } from './strategy';
+import { RoundAggregation, RoundGuard, RoundResult, Strategy, StrategyState } from './strategy';
 import { restoreVectors } from './strategy-state';
 
 /**
@@ -74,6 +74,7 @@ export abstract class MeanStrategy implements Strategy {
 class MeanRound implements RoundAggregation {
   private weight = 0;
   private added = 0;
+  private readonly guard: RoundGuard;
 
   constructor(
     private readonly strategy: MeanStrategy,
@@ -81,15 +82,17 @@ class MeanRound implements RoundAggregation {
     private readonly global: Float32Array,
     private readonly sum: Accumulator,
     private readonly kernel: FoldKernel,
-    private readonly isOpen: () => boolean,
-  ) {}
+    isOpen: () => boolean,
+  ) {
+    this.guard = new RoundGuard(`round ${round} of ${strategy.name}`, isOpen);
+  }
 
   get count(): number {
     return this.added;
   }
 
   add(update: CheckedUpdate): void {
-    this.assertOpen();
+    this.guard.check();
     const { offsets } = this.strategy.shape;
     update.tensors.forEach(({ values }, i) => this.kernel.fold(this.sum, offsets[i], values, update.numSamples));
     this.weight += update.numSamples;
@@ -97,16 +100,13 @@ class MeanRound implements RoundAggregation {
   }
 
   finish(): RoundResult {
-    this.assertOpen();
+    this.guard.check();
     if (this.added === 0) throw new InsufficientUpdatesError(`round ${this.round}: no update to average`);
+    this.guard.finish();
     const mean = this.sum.values();
     for (let i = 0; i < mean.length; i++) mean[i] /= this.weight;
     const model = this.strategy.applyMean(this.round, this.global, mean);
     return { model, report: { updates: this.added, totalWeight: this.weight } };
-  }
-
-  private assertOpen(): void {
-    if (!this.isOpen()) throw new Error(`round ${this.round} of ${this.strategy.name} was superseded by a newer round`);
   }
 }
 

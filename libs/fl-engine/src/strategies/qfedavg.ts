@@ -3,7 +3,7 @@ import { InsufficientUpdatesError, UpdateRefusedError } from '../errors';
 import { Accumulator, FoldKernel } from '../kernels/fold-kernel';
 import { ModelShape } from '../model/model-shape';
 import type { CheckedUpdate } from '../robustness/update-guard';
-import { RoundAggregation, RoundResult, Strategy, StrategyState } from './strategy';
+import { RoundAggregation, RoundGuard, RoundResult, Strategy, StrategyState } from './strategy';
 import { restoreVectors } from './strategy-state';
 
 /**
@@ -58,6 +58,7 @@ class QFedAvgRound implements RoundAggregation {
   /** Σ L·c_k, the weight of the global model in Σδ_k. */
   private globalWeight = 0;
   private h = 0;
+  private readonly guard: RoundGuard;
 
   constructor(
     private readonly strategy: QFedAvg,
@@ -65,15 +66,17 @@ class QFedAvgRound implements RoundAggregation {
     private readonly global: Float32Array,
     private readonly sum: Accumulator,
     private readonly kernel: FoldKernel,
-    private readonly isOpen: () => boolean,
-  ) {}
+    isOpen: () => boolean,
+  ) {
+    this.guard = new RoundGuard(`round ${round} of qfedavg`, isOpen);
+  }
 
   get count(): number {
     return this.added;
   }
 
   add(update: CheckedUpdate): void {
-    if (!this.isOpen()) throw new Error(`round ${this.round} of qfedavg was superseded by a newer round`);
+    this.guard.check();
     const { q, clientLearningRate, lossKey } = this.strategy.params;
     const loss = update.metrics?.[lossKey];
     if (typeof loss !== 'number' || !Number.isFinite(loss) || loss < 0) {
@@ -92,7 +95,9 @@ class QFedAvgRound implements RoundAggregation {
   }
 
   finish(): RoundResult {
+    this.guard.check();
     if (this.added === 0) throw new InsufficientUpdatesError(`round ${this.round}: no update to aggregate`);
+    this.guard.finish();
     const folded = this.sum.values();
     const model = new Float32Array(this.global.length);
     for (let i = 0; i < model.length; i++) {

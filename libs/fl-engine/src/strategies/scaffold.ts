@@ -3,7 +3,7 @@ import { InsufficientUpdatesError, StrategyStateError, UpdateRefusedError } from
 import { Accumulator, FoldKernel } from '../kernels/fold-kernel';
 import { ModelShape } from '../model/model-shape';
 import type { CheckedUpdate } from '../robustness/update-guard';
-import { RoundAggregation, RoundResult, Strategy, StrategyState } from './strategy';
+import { RoundAggregation, RoundGuard, RoundResult, Strategy, StrategyState } from './strategy';
 
 const LEARNER_PREFIX = 'learner:';
 
@@ -122,13 +122,16 @@ class ScaffoldRound implements RoundAggregation {
   readonly round: number;
   private readonly global: Float32Array;
 
+  private readonly guard: RoundGuard;
+
   constructor(
     private readonly parts: ScaffoldRoundParts,
     private readonly strategy: Scaffold,
-    private readonly isOpen: () => boolean,
+    isOpen: () => boolean,
   ) {
     this.round = parts.round;
     this.global = parts.global;
+    this.guard = new RoundGuard(`round ${parts.round} of scaffold`, isOpen);
   }
 
   get count(): number {
@@ -136,7 +139,7 @@ class ScaffoldRound implements RoundAggregation {
   }
 
   add(update: CheckedUpdate): void {
-    this.assertOpen();
+    this.guard.check();
     const stepSizeSum = update.meta?.[SCAFFOLD_STEP_SIZE_SUM_KEY];
     if (typeof stepSizeSum !== 'number' || !Number.isFinite(stepSizeSum) || stepSizeSum <= 0) {
       throw new UpdateRefusedError('strategy', `scaffold needs ${SCAFFOLD_STEP_SIZE_SUM_KEY} in the update's meta: the sum of the local learning rates, a finite number > 0; got ${String(stepSizeSum)}`);
@@ -162,9 +165,10 @@ class ScaffoldRound implements RoundAggregation {
   }
 
   finish(): RoundResult {
-    this.assertOpen();
+    this.guard.check();
     const n = this.staged.size;
     if (n === 0) throw new InsufficientUpdatesError(`round ${this.round}: no update to aggregate`);
+    this.guard.finish();
     const { c, variates, sumY, sumDeltaC } = this.parts;
     const eta = this.strategy.params.globalLearningRate;
     const y = sumY.values();
@@ -174,9 +178,5 @@ class ScaffoldRound implements RoundAggregation {
     for (let i = 0; i < c.length; i++) c[i] += dc[i] / this.strategy.learners;
     for (const [id, ci] of this.staged) variates.set(id, ci);
     return { model, report: { updates: n, learnersWithVariates: variates.size } };
-  }
-
-  private assertOpen(): void {
-    if (!this.isOpen()) throw new Error(`round ${this.round} of scaffold was superseded by a newer round`);
   }
 }

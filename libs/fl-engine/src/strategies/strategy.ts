@@ -51,3 +51,24 @@ export interface Strategy {
   /** Replaces the state with an exported one (same strategy, same model). Throws StrategyStateError. */
   restoreState(state: StrategyState): void;
 }
+
+/** Keeps a round usable only while it is its strategy's current round and not yet finished. */
+export class RoundGuard {
+  private finished = false;
+
+  constructor(
+    private readonly label: string,
+    private readonly isCurrent: () => boolean,
+  ) {}
+
+  check(): void {
+    if (this.finished) throw new Error(`${this.label} is already finished`);
+    if (!this.isCurrent()) throw new Error(`${this.label} was superseded by a newer round`);
+  }
+
+  /** Call once the round's preconditions hold, before its result changes any state. */
+  finish(): void {
+    this.check();
+    this.finished = true;
+  }
+}
