@@ -22,10 +22,15 @@ const transform = {
   ],
 };
 
+// openapi-backend (libs/testing's OpenAPI checks) requires a ref parser that ships only as ES modules.
+const ESM_ONLY = ['@apidevtools/json-schema-ref-parser'];
+transform[`/node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`] = transform['^.+\\.ts$'];
+
 const base = {
   rootDir: __dirname,
   testEnvironment: 'node',
   transform,
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
   moduleNameMapper,
   modulePathIgnorePatterns: ['<rootDir>/.flops/', '<rootDir>/dist/'],
   setupFiles: ['reflect-metadata'],

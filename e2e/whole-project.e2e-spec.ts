@@ -39,7 +39,7 @@ describe('a FLOps project, end to end', () => {
 
   beforeAll(async () => {
     await platform.start('project-orchestrator', 'builder-agent', 'manager-api');
-    api = new ApiClient(platform.apiUrl);
+    api = await ApiClient.checked(platform.apiUrl);
     db = await connectDatabase(infraEnv().MONGO_URL, platform.dbName);
   });
 
