@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { join, resolve } from 'node:path';
-import { InfraConfig, loadConfig } from '@flops/config';
+import { loadConfig } from '@flops/config';
+import { PlatformEnvironment } from '@flops/contracts';
 import { AggregatorConfig } from '../apps/aggregator/src/config';
 import { BuilderConfig } from '../apps/builder-agent/src/config';
 import { LearnerConfig } from '../apps/learner/src/config';
@@ -19,7 +20,7 @@ const ROOT = resolve(__dirname, '..');
 const SLA_DIR = join(ROOT, 'deploy/oakestra');
 
 /** The config class of each app a FLOps container can run (FLOPS_APP = folder under apps/). */
-const CONFIG_OF: Record<string, new () => InfraConfig> = {
+const CONFIG_OF: Record<string, new () => PlatformEnvironment> = {
   'manager-api': ManagerConfig,
   'project-orchestrator': OrchestratorConfig,
   'builder-agent': BuilderConfig,

@@ -160,7 +160,6 @@ describe('manager-api: real responses against the served OpenAPI document', () =
   it('its served document is the committed one (docs/contracts/openapi.json)', async () => {
     const contract = await OpenApiContract.fromDocument(document);
     expect(contract).toBeDefined();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     expect(document).toEqual(require('../../../docs/contracts/openapi.json'));
   });
 });

@@ -15,6 +15,12 @@ export const DATA_TAG = /^[A-Za-z0-9._:-]{1,100}$/;
 /** The longest free text (a failure's or a cancellation's reason) any message or record carries. */
 export const MAX_REASON_LENGTH = 4000;
 
+/** The longest image or artifact reference, URL or other identifying text a message carries. */
+export const MAX_REFERENCE_LENGTH = 2000;
+
+/** The longest id (task, message, learner) a message carries. */
+export const MAX_ID_LENGTH = 200;
+
 /** Only the finite metrics with valid names: what a metrics map on the wire may hold. */
 export function cleanMetrics(value: unknown): Record<string, number> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};

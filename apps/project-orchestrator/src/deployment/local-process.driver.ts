@@ -3,6 +3,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { COMPONENT_TUNING } from '@flops/contracts';
 import { DeploymentModel, DeploymentRecord } from '@flops/models';
 import { ComponentExit, ComponentKind, ComponentSpec, DeploymentDriver } from './deployment-driver';
 
@@ -35,12 +36,7 @@ export const INHERITED_ENV = [
   'TMPDIR',
   'NODE_OPTIONS',
   'NO_COLOR',
-  'FLOPS_CACHE_DIR',
-  'FLOPS_UPLOAD_CONCURRENCY',
-  'FLOPS_MAX_UPLOAD_BYTES',
-  'FLOPS_AGGREGATOR_HOST',
-  'FLOPS_AGGREGATOR_ADVERTISE_HOST',
-  'FLOPS_LEARNER_JOIN_RETRY_MS',
+  ...COMPONENT_TUNING,
 ];
 
 /**
