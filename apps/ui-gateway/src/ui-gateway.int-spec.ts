@@ -227,6 +227,24 @@ describe('ui-gateway against the real broker', () => {
     expect((await client.next())?.event).toMatchObject({ type: 'trainingFailed', payload: { reason: 'late' } });
   });
 
+  it('logs a 100,000-deep payload once as an invalid message, never as a handler failure (RangeError)', async () => {
+    const projectId = newProjectId();
+    const topic = topicFor(Topics.trainingFailed, projectId);
+    const errors = jest.spyOn(Logger.prototype, 'error');
+    const depth = 100_000;
+    const deep = `{"schema":"flops/v1","messageId":"m-deep","sentAt":"${new Date().toISOString()}","projectId":"${projectId}",` +
+      `"payload":{"reason":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+    await bus.publishRaw(topic, deep);
+    await bus.publish(Topics.trainingFailed, projectId, { reason: 'after the deep one' });
+
+    await until(() => stream.history(projectId).length === 1, 'the valid message after the deep one');
+    const about = (calls: unknown[][]) => calls.filter(([m]) => String(m).includes(topic)).map(([m]) => String(m));
+    expect(about(warnings.mock.calls)).toEqual([expect.stringMatching(/^dropped invalid message on .*: not a JSON object nested at most \d+ deep/)]);
+    expect(about(errors.mock.calls)).toEqual([]);
+    expect(errors.mock.calls.filter(([m]) => String(m).includes('RangeError'))).toEqual([]);
+    errors.mockRestore();
+  });
+
   it("replays a project's recent events to a late watcher, and resumes after Last-Event-ID", async () => {
     const projectId = newProjectId();
     await bus.publish(Topics.projectStateChanged, projectId, {
