@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Connection } from 'mongoose';
 import { ProjectState } from '@flops/lifecycle';
 import { ProjectStore, connectDatabase } from '@flops/models';
+import { RegistryClient, pushArtifact } from '@flops/oci-registry';
 import { bootstrapService } from '@flops/service-kit';
 import { ApiClient, OpenApiContract, infraEnv } from '@flops/testing';
 import { AppModule } from './app.module';
@@ -155,6 +156,29 @@ describe('manager-api: real responses against the served OpenAPI document', () =
     const schemas = document.components.schemas;
     expect(schemas.TrainingDto.properties.dataTags.items).toEqual(expect.objectContaining({ type: 'string', pattern: expect.any(String) }));
     expect(schemas.ResourcesDto.properties.memoryMiB.type).toBe('integer');
+  });
+
+  it('shows a stored model that has disappeared from the registry as missing (real registry)', async () => {
+    const registry = new RegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
+    const repository = `flops-test/api-${RUN}/models`;
+    const pushed = await pushArtifact(registry, repository, 'final', {
+      artifactType: 'application/vnd.flops.model.v1',
+      blobs: [{ data: Buffer.from(`model of ${RUN}`), mediaType: 'application/vnd.flops.tensors.v1' }],
+    });
+    const id = await aProjectWithEverything(ProjectState.COMPLETED);
+    const project = (await store.get(id))!;
+    const model = { reference: `${registry.registryHost}/${repository}@${pushed.digest}`, digest: pushed.digest, sizeBytes: 12 };
+    await store.apply(id, project.version, { set: { model } });
+
+    const stored = await api.request('GET', `/api/projects/${id}`);
+    expect(stored.json.model).toEqual({ ...model, availability: 'stored' });
+
+    expect(await registry.deleteManifest(repository, pushed.digest)).toBe(true);
+    const missing = await api.request('GET', `/api/projects/${id}`);
+    expect(missing.json.model).toEqual({ ...model, availability: 'missing' });
+    // the list does not ask the registry for every project
+    const listed = (await api.request('GET', '/api/projects?limit=500')).json.items.find((p: { id: string }) => p.id === id);
+    expect(listed.model).toEqual(model);
   });
 
   it('its served document is the committed one (docs/contracts/openapi.json)', async () => {

@@ -24,7 +24,8 @@ export class BuildRequestsHandler {
     this.logger.log(`${projectId}: build requested for ${msg.payload.repoUrl}${msg.payload.ref ? `@${msg.payload.ref}` : ''}`);
     try {
       const result = await this.builder.build(msg.payload, {
-        started: (image, sourceRevision) => this.bus.publish(Topics.buildStarted, projectId, { image, sourceRevision }, messageId),
+        started: (image, sourceRevision, reason) =>
+          this.bus.publish(Topics.buildStarted, projectId, { image, sourceRevision, ...(reason ? { reason: reason.slice(0, MAX_REASON_LENGTH) } : {}) }, messageId),
       });
       await this.bus.publish(Topics.buildSucceeded, projectId, result, messageId);
     } catch (error) {

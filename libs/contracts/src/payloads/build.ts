@@ -16,6 +16,8 @@ export class BuildRequested {
 export class BuildStarted {
   @IsString() @MinLength(1) @MaxLength(MAX_REFERENCE_LENGTH) image!: string;
   @IsString() @MinLength(1) @MaxLength(MAX_REFERENCE_LENGTH) sourceRevision!: string;
+  /** Why an image found under that tag was not used (e.g. the tag was overwritten). */
+  @IsOptional() @IsString() @MaxLength(MAX_REASON_LENGTH) reason?: string;
 }
 
 export class BuildDurations {
