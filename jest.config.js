@@ -39,7 +39,8 @@ const base = {
 module.exports = {
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,examples,tools}/**/*.spec.ts'] },
-    { ...base, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs,examples,tools}/**/*.int-spec.ts'] },
-    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'] },
+    // These two run the apps compiled (dist/, as in production): globalSetup builds them first.
+    { ...base, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs,examples,tools}/**/*.int-spec.ts'], globalSetup: '<rootDir>/tools/build/build-apps.js' },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'], globalSetup: '<rootDir>/tools/build/build-apps.js' },
   ],
 };
