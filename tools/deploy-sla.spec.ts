@@ -111,9 +111,11 @@ describe('Oakestra SLAs in deploy/oakestra', () => {
     expect(all.length).toBe(new Set(all).size);
   });
 
-  it('the platform image runs the app named by FLOPS_APP', () => {
+  it('the platform image runs the compiled app named by FLOPS_APP (the build output of its Nx build target)', () => {
     const containerfile = readFileSync(join(ROOT, 'deploy/containers/Containerfile.platform'), 'utf8');
-    expect(containerfile).toContain('node -r @swc-node/register \\"apps/${FLOPS_APP}/src/main.ts\\"');
+    expect(containerfile).toContain('node \\"dist/apps/${FLOPS_APP}/main.cjs\\"');
+    const build = JSON.parse(readFileSync(join(ROOT, 'apps/manager-api/project.json'), 'utf8')).targets.build.options;
+    expect(`${build.outputPath}/main.cjs`).toBe('dist/apps/manager-api/main.cjs');
   });
 
   const none: Sla = {};
