@@ -17,7 +17,7 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { DATA_TAG, Hyperparameters, IsScalarRecord, MAX_REASON_LENGTH, STRATEGIES, StrategyName } from '@flops/contracts';
+import { DATA_TAG, Hyperparameters, IsScalarRecord, MAX_REASON_LENGTH, STRATEGIES, StrategyName, TRAINING_LIMITS as LIMITS } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
 
 export class RepoDto {
@@ -36,16 +36,16 @@ export class RepoDto {
 }
 
 export class TrainingDto {
-  @ApiProperty({ type: 'integer', minimum: 1, maximum: 1000, example: 5 })
+  @ApiProperty({ type: 'integer', minimum: LIMITS.rounds.min, maximum: LIMITS.rounds.max, example: 5 })
   @IsInt()
-  @Min(1)
-  @Max(1000)
+  @Min(LIMITS.rounds.min)
+  @Max(LIMITS.rounds.max)
   rounds!: number;
 
-  @ApiProperty({ type: 'integer', description: 'Learners to deploy', minimum: 1, maximum: 1000, example: 3 })
+  @ApiProperty({ type: 'integer', description: 'Learners to deploy', minimum: LIMITS.learners.min, maximum: LIMITS.learners.max, example: 3 })
   @IsInt()
-  @Min(1)
-  @Max(1000)
+  @Min(LIMITS.learners.min)
+  @Max(LIMITS.learners.max)
   learners!: number;
 
   @ApiPropertyOptional({ type: 'integer', description: 'Fewest updates a round accepts; defaults to all learners', minimum: 1 })
@@ -64,25 +64,25 @@ export class TrainingDto {
   @IsScalarRecord()
   hyperparameters?: Hyperparameters;
 
-  @ApiPropertyOptional({ type: 'string', isArray: true, pattern: DATA_TAG.source, maxItems: 50, description: 'Data tags the learners load', example: ['digits'] })
+  @ApiPropertyOptional({ type: 'string', isArray: true, pattern: DATA_TAG.source, maxItems: LIMITS.dataTags.maxItems, description: 'Data tags the learners load', example: ['digits'] })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(50)
+  @ArrayMaxSize(LIMITS.dataTags.maxItems)
   @Matches(DATA_TAG, { each: true, message: 'each data tag must be 1-100 letters, digits, ".", "_", ":" or "-"' })
   dataTags?: string[];
 
-  @ApiPropertyOptional({ type: 'integer', description: 'Seconds a round waits for updates', default: 300, minimum: 5, maximum: 86_400 })
+  @ApiPropertyOptional({ type: 'integer', description: 'Seconds a round waits for updates', default: 300, minimum: LIMITS.roundTimeoutSeconds.min, maximum: LIMITS.roundTimeoutSeconds.max })
   @IsOptional()
   @IsInt()
-  @Min(5)
-  @Max(86_400)
+  @Min(LIMITS.roundTimeoutSeconds.min)
+  @Max(LIMITS.roundTimeoutSeconds.max)
   roundTimeoutSeconds?: number;
 
-  @ApiPropertyOptional({ type: 'integer', description: 'Seed handed to the user code', default: 42, minimum: 0, maximum: 2 ** 31 - 1 })
+  @ApiPropertyOptional({ type: 'integer', description: 'Seed handed to the user code', default: 42, minimum: LIMITS.seed.min, maximum: LIMITS.seed.max })
   @IsOptional()
   @IsInt()
-  @Min(0)
-  @Max(2 ** 31 - 1)
+  @Min(LIMITS.seed.min)
+  @Max(LIMITS.seed.max)
   seed?: number;
 }
 
