@@ -27,7 +27,7 @@ import { ProjectsService } from '../apps/manager-api/src/projects/projects.servi
  */
 const RECORD_KEY = 'keys match ^[A-Za-z_][A-Za-z0-9_-]{0,63}$';
 const CUSTOM_SCHEMAS: Record<string, SchemaObject> = {
-  isTrainingConfigJson: { type: 'string', contentMediaType: 'application/json', description: 'a training configuration as JSON (environment.FLOPS_TRAINING_CONFIG)' },
+  isTrainingConfigJson: { type: 'string', description: 'a training configuration as JSON (environment.FLOPS_TRAINING_CONFIG)' },
   isMetrics: { type: 'object', description: `finite numbers; ${RECORD_KEY}`, additionalProperties: { type: 'number' } },
   isScalarRecord: {
     type: 'object',
