@@ -43,7 +43,7 @@ function allSchemas(): Record<string, SchemaObject> {
       // FLOps's own decorators (libs/contracts/src/validators.ts), by their registered names.
       [ValidationTypes.CUSTOM_VALIDATION]: (meta) => CUSTOM_SCHEMAS[meta.name ?? ''] ?? {},
     },
-  }) as Record<string, SchemaObject>;
+  });
 }
 
 export function mqttContract(): object {
