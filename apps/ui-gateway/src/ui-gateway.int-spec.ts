@@ -265,7 +265,7 @@ describe('ui-gateway against the real broker', () => {
     }
     const marker = newProjectId();
     await bus.publish(Topics.trainingFailed, marker, { reason: 'after the huge ones' });
-    await until(() => stream.history(marker).length === 1, 'the message after the huge ones', 30_000);
+    await until(() => stream.history(marker).length === 1, 'the message after the huge ones', 120_000);
     expect(projects.flatMap((p) => stream.history(p))).toEqual([]);
 
     for (let i = 0; i < 300; i++) {
@@ -279,10 +279,10 @@ describe('ui-gateway against the real broker', () => {
       });
     }
     const last = projects[299 % projects.length];
-    await until(() => stream.history(last).some((e) => (e.event.payload as { version: number }).version === 299), 'the last bulky event', 30_000);
+    await until(() => stream.history(last).some((e) => (e.event.payload as { version: number }).version === 299), 'the last bulky event', 60_000);
     expect(stream.retainedBytes()).toBeLessThanOrEqual(REPLAY_BYTES);
     expect(stream.retainedBytes()).toBeGreaterThan(REPLAY_BYTES - 5_000);
-  });
+  }, 180_000); // 300 MB through the broker
 
   it("replays a project's recent events to a late watcher, and resumes after Last-Event-ID", async () => {
     const projectId = newProjectId();

@@ -17,6 +17,9 @@ import { exampleRepoCopy, infraEnv } from '@flops/testing';
 import { BuildError } from './build-errors';
 import { BuildReporter, ImageBuilder, imageTag } from './image-builder';
 
+// Builds clone, pack and push for real: on a loaded machine they take seconds, not milliseconds.
+jest.setTimeout(60_000);
+
 const RUN = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 const IMAGE_REPO = `flops-test/builder-${RUN}/digits`;
 const TAG_SUFFIX = `-${LEARNER_RUNTIME_VERSION}`;
