@@ -22,10 +22,15 @@ const transform = {
   ],
 };
 
+// openapi-backend (libs/testing's OpenAPI checks) requires a ref parser that ships only as ES modules.
+const ESM_ONLY = ['@apidevtools/json-schema-ref-parser'];
+transform[`/node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`] = transform['^.+\\.ts$'];
+
 const base = {
   rootDir: __dirname,
   testEnvironment: 'node',
   transform,
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
   moduleNameMapper,
   modulePathIgnorePatterns: ['<rootDir>/.flops/', '<rootDir>/dist/'],
   setupFiles: ['reflect-metadata'],
@@ -34,7 +39,8 @@ const base = {
 module.exports = {
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,examples,tools}/**/*.spec.ts'] },
-    { ...base, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs,examples,tools}/**/*.int-spec.ts'] },
-    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'] },
+    // These two run the apps compiled (dist/, as in production): globalSetup builds them first.
+    { ...base, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs,examples,tools}/**/*.int-spec.ts'], globalSetup: '<rootDir>/tools/build/build-apps.js' },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'], globalSetup: '<rootDir>/tools/build/build-apps.js' },
   ],
 };
