@@ -256,6 +256,10 @@ def write_frame(payload: bytes) -> None:
 
 def main() -> None:
     sessions: dict[str, Session] = {}
+    # Import everything up front, so that no request pays for it (scipy and flwr.serverapp take seconds).
+    import dp_accounting  # noqa: F401
+    import flwr.serverapp.strategy  # noqa: F401
+
     write_frame(encode({"ready": True, "flwr": flwr.__version__, "numpy": np.__version__}, []))
     while (frame := read_frame()) is not None:
         try:

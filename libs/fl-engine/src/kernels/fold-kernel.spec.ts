@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assembleKernels, kernelModuleSource } from './assemble';
+import { assembleKernels, kernelModuleSource } from '../../../../tools/build-kernels';
 import { FoldKernel, ScalarFoldKernel, WasmFoldKernel, createFoldKernel } from './fold-kernel';
 
 function randomVector(n: number, seed: number): Float32Array {

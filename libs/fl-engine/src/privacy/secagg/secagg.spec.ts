@@ -65,6 +65,9 @@ function fedavgEngine(): AggregationEngine {
   return new AggregationEngine({ layout: LAYOUT, strategy: validateStrategy('fedavg', {}, { minLearnersPerRound: 2, learners: 8 }).value!, learners: 8 });
 }
 
+// Key agreement, Shamir sharing and AES over many rounds: seconds on a loaded machine.
+jest.setTimeout(60_000);
+
 describe('secure aggregation (SecAgg+)', () => {
   const ids = ['learner-a', 'learner-b', 'learner-c', 'learner-d', 'learner-e', 'learner-f'];
 
