@@ -54,7 +54,7 @@ export function numSamples(k: number): number {
  * Learner k's value for the model's i-th parameter (layout order): the lowbias32 hash of (i + k·0x9E3779B9) mod 2³²,
  * mapped to a multiple of 2⁻²³ in [-1, 1), which float32 represents exactly.
  */
-function fillUpdate(k: number, out: Float32Array): void {
+export function fillUpdate(k: number, out: Float32Array): void {
   const seed = Math.imul(k, 0x9e3779b9);
   for (let i = 0; i < out.length; i++) {
     let x = (i + seed) >>> 0;

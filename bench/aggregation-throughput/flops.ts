@@ -25,7 +25,7 @@ import { validateStrategy } from '@flops/contracts';
 import { AggregationEngine, FoldKernel, ScalarFoldKernel, WasmFoldKernel } from '@flops/fl-engine';
 import { NamedTensor, decodeTensors, encodeTensors } from '@flops/tensor-codec';
 import { WeightedAverage } from '../../apps/aggregator/src/domain';
-import { modelLayout, numSamples } from '../aggregation-memory/flops';
+import { fillUpdate, modelLayout, numSamples } from '../aggregation-memory/flops';
 
 function args(): { params: number; learners: number; repeats: number; napi?: string } {
   const argv = process.argv.slice(2);
@@ -34,20 +34,6 @@ function args(): { params: number; learners: number; repeats: number; napi?: str
     return i >= 0 ? argv[i + 1] : undefined;
   };
   return { params: Number(get('--params') ?? 2_500_000), learners: Number(get('--learners') ?? 8), repeats: Number(get('--repeats') ?? 5), napi: get('--napi') };
-}
-
-/** Learner k's update, the same values as flower.py's fill_update (see ../aggregation-memory). */
-function fillUpdate(k: number, out: Float32Array): void {
-  const seed = Math.imul(k, 0x9e3779b9);
-  for (let i = 0; i < out.length; i++) {
-    let x = (i + seed) >>> 0;
-    x ^= x >>> 16;
-    x = Math.imul(x, 0x7feb352d);
-    x ^= x >>> 15;
-    x = Math.imul(x, 0x846ca68b);
-    x ^= x >>> 16;
-    out[i] = (x >>> 8) / 8388608 - 1;
-  }
 }
 
 function emit(record: Record<string, unknown>): void {

@@ -4,7 +4,7 @@
  * same number of times, must give the same ε at the same δ, and the same optimal order.
  */
 import { RdpAccountant } from '../src';
-import { FlowerBridge } from './flower-bridge';
+import { useFlowerBridge } from './flower-bridge';
 
 /** Generous: a loaded machine slows the Python side, and a slow answer is not a wrong one. */
 const ORACLE_TEST_TIMEOUT = 120_000;
@@ -31,21 +31,13 @@ const CASES: AccountingCase[] = [
 ];
 
 describe('RDP accountant agrees with dp-accounting', () => {
-  let bridge: FlowerBridge;
-
-  beforeAll(async () => {
-    ({ bridge } = await FlowerBridge.start());
-  }, 600_000);
-
-  afterAll(async () => {
-    await bridge?.stop();
-  });
+  const { bridge } = useFlowerBridge();
 
   it.each(CASES)('z=$noiseMultiplier q=$samplingRate × $steps at δ=$delta', async (c) => {
     const accountant = new RdpAccountant();
     accountant.composeGaussian(c.noiseMultiplier, c.samplingRate, c.steps);
     const ours = accountant.epsilon(c.delta);
-    const { meta } = await bridge.request({ op: 'dp-epsilon', ...c });
+    const { meta } = await bridge().request({ op: 'dp-epsilon', ...c });
     const theirs = { epsilon: Number(meta.epsilon), order: Number(meta.order) };
     expect(ours.order).toBe(theirs.order);
     expect(Math.abs(ours.epsilon - theirs.epsilon)).toBeLessThanOrEqual(1e-9 * Math.max(1, theirs.epsilon));
@@ -54,7 +46,7 @@ describe('RDP accountant agrees with dp-accounting', () => {
   it('composing round by round gives what composing all rounds at once gives', async () => {
     const accountant = new RdpAccountant();
     for (let round = 0; round < 30; round++) accountant.composeGaussian(1.3, 1);
-    const { meta } = await bridge.request({ op: 'dp-epsilon', noiseMultiplier: 1.3, samplingRate: 1, steps: 30, delta: 1e-5 });
+    const { meta } = await bridge().request({ op: 'dp-epsilon', noiseMultiplier: 1.3, samplingRate: 1, steps: 30, delta: 1e-5 });
     expect(accountant.epsilon(1e-5).epsilon).toBeCloseTo(Number(meta.epsilon), 9);
   }, ORACLE_TEST_TIMEOUT);
 });

@@ -74,3 +74,15 @@ export class FlowerBridge {
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 }
+
+/** The bridge for a test file: started before its tests (installing the venv the first time), stopped after. */
+export function useFlowerBridge(): { bridge: () => FlowerBridge; versions: () => Record<string, unknown> } {
+  let started: { bridge: FlowerBridge; versions: Record<string, unknown> } | undefined;
+  beforeAll(async () => {
+    started = await FlowerBridge.start();
+  }, 600_000);
+  afterAll(async () => {
+    await started?.bridge.stop();
+  });
+  return { bridge: () => started!.bridge, versions: () => started!.versions };
+}

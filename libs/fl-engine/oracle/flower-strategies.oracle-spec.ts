@@ -19,7 +19,7 @@ import type { CentralDpConfig } from '@flops/contracts';
 import { validatePrivacy, validateStrategy } from '@flops/contracts';
 import type { NamedTensor, TensorSpec } from '@flops/tensor-codec';
 import { AggregationEngine, LearnerUpdate, ModelShape, SeededRandom } from '../src';
-import { FlowerBridge } from './flower-bridge';
+import { useFlowerBridge } from './flower-bridge';
 
 /** Generous: a loaded machine slows the Python side, and a slow answer is not a wrong one. */
 const ORACLE_TEST_TIMEOUT = 120_000;
@@ -165,19 +165,13 @@ function relativeError(ours: Float32Array, flower: NamedTensor[], origin?: Float
 }
 
 describe('strategies agree with Flower, round by round', () => {
-  let bridge: FlowerBridge;
-  let versions: Record<string, unknown>;
+  const { bridge, versions } = useFlowerBridge();
   const summary: { api: string; strategy: string; flops: string; worst: number; worstStep: number }[] = [];
 
-  beforeAll(async () => {
-    ({ bridge, versions } = await FlowerBridge.start());
-  }, 600_000);
-
-  afterAll(async () => {
-    await bridge?.stop();
+  afterAll(() => {
     if (summary.length) {
       console.log(
-        [`Flower ${String(versions.flwr)} (numpy ${String(versions.numpy)}) vs FLOps, ${ROUNDS} rounds × ${CLIENTS} clients, worst relative error of the model / of the step:`]
+        [`Flower ${String(versions().flwr)} (numpy ${String(versions().numpy)}) vs FLOps, ${ROUNDS} rounds × ${CLIENTS} clients, worst relative error of the model / of the step:`]
           .concat(summary.map((s) => `  ${s.api.padEnd(7)} ${s.strategy.padEnd(62)} ${s.flops.padEnd(14)} ${s.worst.toExponential(2)} / ${s.worstStep.toExponential(2)}`))
           .join('\n'),
       );
@@ -185,7 +179,7 @@ describe('strategies agree with Flower, round by round', () => {
   });
 
   it('runs the pinned Flower', () => {
-    expect(versions.flwr).toBe('1.42.0');
+    expect(versions().flwr).toBe('1.42.0');
   });
 
   it.each(CASES.map((c) => [`${c.api === 'legacy' ? 'flwr.server.strategy' : 'flwr.serverapp.strategy'}.${c.title}`, c] as const))('%s', async (_title, spec) => {
@@ -194,7 +188,7 @@ describe('strategies agree with Flower, round by round', () => {
     const start = new Float64Array(SHAPE.size);
     random.addGaussian(start, 1);
     let global: Float32Array = Float32Array.from(start);
-    await bridge.request(
+    await bridge().request(
       { op: 'create', session, api: spec.api, cls: spec.flower.cls, kwargs: spec.flower.kwargs ?? {}, wrap: spec.flower.wrap, numClients: CLIENTS, float64: !spec.float32 },
       spec.flower.initial ? tensorsOf('initial', global) : [],
     );
@@ -216,7 +210,7 @@ describe('strategies agree with Flower, round by round', () => {
       state = engine.exportState();
 
       // Flower: the same round through its own strategy object.
-      const answer = await bridge.request(
+      const answer = await bridge().request(
         {
           op: 'round',
           session,
@@ -247,20 +241,12 @@ describe('strategies agree with Flower, round by round', () => {
  * update is clipped, FLOps raises C towards the update norms, and Flower lowers it, round after round.
  */
 describe('adaptive clipping: where FLOps follows Andrew et al. and Flower does not', () => {
-  let bridge: FlowerBridge;
-
-  beforeAll(async () => {
-    ({ bridge } = await FlowerBridge.start());
-  }, 600_000);
-
-  afterAll(async () => {
-    await bridge?.stop();
-  });
+  const { bridge } = useFlowerBridge();
 
   it.each(['legacy', 'message'] as const)('%s API: same clipping in round 1, then C moves the other way', async (api) => {
     const session = `${api}:adaptive`;
     const initial = 0.5;
-    await bridge.request({
+    await bridge().request({
       op: 'create',
       session,
       api,
@@ -285,7 +271,7 @@ describe('adaptive clipping: where FLOps follows Andrew et al. and Flower does n
       const flopsRound = engine.beginRound(round, global);
       inputs.clients.forEach((c, k) => flopsRound.offer({ learnerId: `learner-${k}`, numSamples: c.numSamples, tensors: SHAPE.tensors(c.values) }));
       const result = flopsRound.finish();
-      const answer = await bridge.request(
+      const answer = await bridge().request(
         { op: 'round', session, round, float64: true, clients: inputs.clients.map((c) => ({ numExamples: c.numSamples, metrics: {} })) },
         [...tensorsOf('global', global), ...inputs.clients.flatMap((c, k) => tensorsOf(`client/${k}`, c.values))],
       );
