@@ -142,19 +142,22 @@ cluster_up() {
 
 worker_up() {
   apt_ensure containerd runc iptables
+  # NodeEngine reads /etc/containerd/config.toml for the runtimes it may offer (and crashes without
+  # one), so containerd gets its configuration from there too.
   _ctrd() {
-    local d
-    d="$(svc_dir containerd)"
-    mkdir -p "$d" "$CTRD_ROOT"
-    cat >"$d/config.toml" <<EOF
+    mkdir -p /etc/containerd "$CTRD_ROOT"
+    cat >/etc/containerd/config.toml <<EOF
+# Written by FLOps's tools/oakestra.sh for Oakestra's worker node.
 version = 2
 root = "$CTRD_ROOT"
 state = "/run/flops-oakestra/containerd"
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
   address = "/run/containerd/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
 EOF
-    launch containerd "$d" containerd --config "$d/config.toml"
+    launch containerd "$STATE" containerd --config /etc/containerd/config.toml
   }
   ensure containerd 30 "ctr version" _ctrd
 

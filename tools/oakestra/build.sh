@@ -85,7 +85,7 @@ venv_for() {
     {
       "$(uv_bin)" venv -q --python "$py" "$venv" &&
         grep -v '^git+' "$req" >"$venv/requirements.txt" &&
-        "$(uv_bin)" pip install -q --python "$venv/bin/python" -r "$venv/requirements.txt" "$@"
+        "$(uv_bin)" pip install -q --compile-bytecode --python "$venv/bin/python" -r "$venv/requirements.txt" "$@"
     } >>"$STATE/build-venv-$name.log" 2>&1 || die "venv $name: install failed, see $STATE/build-venv-$name.log"
     touch "$venv/.complete"
   fi

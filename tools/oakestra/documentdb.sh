@@ -116,6 +116,9 @@ gw_start() {
   local name=$1 port=$2 pgport=$3 d
   d="$(svc_dir "gw-$name")"
   mkdir -p "$d"
+  # A release gateway wants a certificate even when TLS is optional (EnforceSslTcp false).
+  [[ -s $d/key.pem ]] || openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
+    -keyout "$d/key.pem" -out "$d/cert.pem" >/dev/null 2>&1 || fail "gw-$name" "cannot make a certificate"
   cat >"$d/SetupConfiguration.json" <<EOF
 {
   "NodeHostName": "localhost",
@@ -128,7 +131,8 @@ gw_start() {
   "TransactionTimeoutSecs": 30,
   "CursorTimeoutSecs": 60,
   "PostgresCommandTimeoutSecs": 60,
-  "EnforceSslTcp": false
+  "EnforceSslTcp": false,
+  "CertificateOptions": {"CertType": "PemFile", "FilePath": "$d/cert.pem", "KeyFilePath": "$d/key.pem"}
 }
 EOF
   launch "gw-$name" "$d" "$DOCDB_BUILD/documentdb_gateway" "$d/SetupConfiguration.json"

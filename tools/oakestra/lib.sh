@@ -25,18 +25,20 @@ alive() {
   [[ ${stat:0:1} != Z ]]
 }
 
-# The pid of SVC if its pid file names a live process started for this state directory (its
-# environment carries FLOPS_OAKESTRA_SVC=<state>/<svc>, so a recycled pid is never taken for it).
+proc_start() { local s; s="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1; s="${s##*) }"; cut -d' ' -f20 <<<"$s"; }
+
+# The pid of SVC if its pid file names a live process started by `launch` (same start time, so a
+# recycled pid is never taken for it).
 svc_pid() {
-  local f pid
-  f="$(svc_dir "$1")/pid"
-  [[ -s $f ]] || return 1
-  pid="$(<"$f")"
-  if alive "$pid" && tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "FLOPS_OAKESTRA_SVC=$(svc_dir "$1")"; then
+  local d pid
+  d="$(svc_dir "$1")"
+  [[ -s $d/pid && -s $d/started ]] || return 1
+  pid="$(<"$d/pid")"
+  if alive "$pid" && [[ "$(proc_start "$pid")" == "$(<"$d/started")" ]]; then
     printf '%s' "$pid"
     return 0
   fi
-  rm -f "$f"
+  rm -f "$d/pid" "$d/started"
   return 1
 }
 
@@ -47,16 +49,20 @@ launch() {
   shift 2
   d="$(svc_dir "$svc")"
   mkdir -p "$d"
+  rm -f "$d/pid" "$d/started"
   while [[ $1 == *=* && $1 != /* ]]; do envs+=("$1"); shift; done
   printf '==== %s starting: %s\n' "$(date -Is)" "$*" >>"$d/log"
   # The inner shell writes its pid (which exec hands to CMD) and closes every inherited descriptor
   # above 2, so no daemon holds a caller's pipe or lock open.
   # shellcheck disable=SC2016 # expanded by the inner shell
   (cd "$dir" && exec setsid -f env -i PATH="$PATH" HOME="$HOME" LANG=C.UTF-8 \
-    FLOPS_OAKESTRA_SVC="$d" "${envs[@]}" bash -c 'echo $$ >"$0"
+    "${envs[@]}" bash -c 'echo $$ >"$0"
       for f in /proc/$$/fd/*; do f=${f##*/}; ((f > 2)) && eval "exec $f>&-"; done
       exec "$@"' "$d/pid" "$@" </dev/null >>"$d/log" 2>&1)
-  for _ in $(seq 50); do [[ -s $d/pid ]] && return 0; sleep 0.1; done
+  for _ in $(seq 50); do
+    [[ -s $d/pid ]] && proc_start "$(<"$d/pid")" >"$d/started" && return 0
+    sleep 0.1
+  done
   fail "$svc" "did not start"
 }
 
@@ -109,7 +115,7 @@ stop_svc() {
     warn "$svc (pid $pid) ignored SIGTERM for 15 s: SIGKILL"
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   fi
-  rm -f "$(svc_dir "$svc")/pid"
+  rm -f "$(svc_dir "$svc")/pid" "$(svc_dir "$svc")/started"
   say "$svc: stopped"
 }
 
