@@ -3,13 +3,14 @@
 # (shared/third_party snapshots, or clones of the same commits): a root orchestrator, one cluster
 # orchestrator and one worker node, every process native (no container images are needed).
 #
-# Usage: tools/oakestra.sh up|down|status|env
+# Usage: tools/oakestra.sh up|down|status|env|build
 #   up      install what is missing (Debian packages, one-time builds cached in ~/.cache/flops),
 #           start every part that is not already running, wait until the worker has joined the
 #           cluster, write .flops/oakestra/env. Idempotent.
 #   down    stop everything `up` started (worker containers first); data is kept.
 #   status  one line per part; exits 3 if any is not running.
 #   env     print .flops/oakestra/env (FLOPS_OAKESTRA_URL, user, password, ...).
+#   build   only the installs and one-time builds of `up` (nothing is started).
 #
 # Parts and their ports (Oakestra's defaults, on 127.0.0.1 wherever the part lets us choose):
 #   root:    system manager 10000 (+ gRPC 50052), root service manager 10099, root scheduler 10004,
@@ -208,13 +209,10 @@ export FLOPS_OAKESTRA_CLUSTER=$CLUSTER_NAME
 EOF
 }
 
-cmd_up() {
+# Everything `up` needs on disk: packages, sources, venvs, binaries, DocumentDB.
+cmd_build() {
   local t0=$SECONDS
-  [[ $(id -u) == 0 ]] || die "the worker node (containerd, NetManager) needs root"
-  mkdir -p "$STATE"
-  exec 9>"$STATE/.lock"
-  flock -w 3600 9 || die "another tools/oakestra.sh is running on $STATE"
-  apt_ensure redis-server mosquitto curl git ca-certificates
+  apt_ensure redis-server mosquitto curl git ca-certificates openssl
   sources_ensure
   # The slow one-time builds run side by side.
   local pids=() p
@@ -226,6 +224,15 @@ cmd_up() {
   go_ensure
   docdb_install
   say "builds ready after $((SECONDS - t0))s"
+}
+
+cmd_up() {
+  local t0=$SECONDS
+  [[ $(id -u) == 0 ]] || die "the worker node (containerd, NetManager) needs root"
+  mkdir -p "$STATE"
+  exec 9>"$STATE/.lock"
+  flock -w 3600 9 || die "another tools/oakestra.sh is running on $STATE"
+  cmd_build
   store_up root 10007 10207
   store_up rootnet 10008 10208
   store_up cluster 10107 10307
@@ -286,6 +293,7 @@ cmd_status() {
 
 case "${1:-}" in
   up) cmd_up ;;
+  build) mkdir -p "$STATE" && cmd_build ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) cat "$STATE/env" 2>/dev/null || die "no $STATE/env: run tools/oakestra.sh up" ;;
