@@ -180,6 +180,21 @@ EOF
 EOF
   _ne() { launch nodeengine "$STATE" "$NODEENGINED_BIN"; }
   ensure nodeengine "$TIMEOUT" worker_joined _ne
+  host_from_containers
+}
+
+# Worker containers reach this machine at its end of NetManager's bridge (their default gateway).
+# Services of this machine that listen on loopback only (FLOps's broker, registry, ...) are made
+# reachable there: TCP to <bridge address>:<port> from the bridge goes to 127.0.0.1:<port>.
+host_from_containers() {
+  local addr
+  addr="$(ip -4 -o addr show dev goProxyBridge 2>/dev/null | awk '{print $4}' | cut -d/ -f1)"
+  [[ -n $addr ]] || fail netmanager "no goProxyBridge address after the worker joined"
+  sysctl -qw net.ipv4.conf.goProxyBridge.route_localnet=1
+  iptables -t nat -N FLOPS 2>/dev/null || iptables -t nat -F FLOPS
+  iptables -t nat -A FLOPS -i goProxyBridge -d "$addr" -p tcp -j DNAT --to-destination 127.0.0.1
+  iptables -t nat -C PREROUTING -j FLOPS 2>/dev/null || iptables -t nat -A PREROUTING -j FLOPS
+  HOST_FROM_CONTAINERS=$addr
 }
 
 # The worker counts once the root knows an active cluster with at least one active node.
@@ -206,6 +221,9 @@ export FLOPS_OAKESTRA_USER=$ADMIN_USER
 export FLOPS_OAKESTRA_PASSWORD=$ADMIN_PASSWORD
 export FLOPS_OAKESTRA_NET_URL=http://$H:10099
 export FLOPS_OAKESTRA_CLUSTER=$CLUSTER_NAME
+export FLOPS_OAKESTRA_NODE=$(hostname)
+# This machine as seen from inside the worker's containers (its loopback services answer there).
+export FLOPS_OAKESTRA_HOST_ADDRESS=$HOST_FROM_CONTAINERS
 EOF
 }
 
@@ -271,6 +289,8 @@ cmd_down() {
   # NetManager's bridge, tunnel and NAT chain (it recreates them at start).
   ip link del goProxyBridge 2>/dev/null || true
   ip link del goProxyTun 2>/dev/null || true
+  iptables -t nat -D PREROUTING -j FLOPS 2>/dev/null || true
+  iptables -t nat -F FLOPS 2>/dev/null && iptables -t nat -X FLOPS 2>/dev/null || true
   say "down; data kept in $STATE and $PG_ROOT"
 }
 
