@@ -280,17 +280,21 @@ cmd_down() {
   [[ -d $STATE ]] || { say "nothing to stop"; return 0; }
   exec 9>"$STATE/.lock"
   flock -w 600 9 || die "another tools/oakestra.sh is running on $STATE"
+  local worker=0
+  svc_pid netmanager >/dev/null && worker=1
   stop_svc nodeengine || true
-  stop_worker_tasks
+  [[ $worker == 0 ]] || stop_worker_tasks
   for ((i = ${#PARTS[@]} - 1; i >= 0; i--)); do
     [[ ${PARTS[i]} == nodeengine ]] && continue
     stop_svc "${PARTS[i]}" || true
   done
-  # NetManager's bridge, tunnel and NAT chain (it recreates them at start).
-  ip link del goProxyBridge 2>/dev/null || true
-  ip link del goProxyTun 2>/dev/null || true
-  iptables -t nat -D PREROUTING -j FLOPS 2>/dev/null || true
-  iptables -t nat -F FLOPS 2>/dev/null && iptables -t nat -X FLOPS 2>/dev/null || true
+  if [[ $worker == 1 ]]; then
+    # NetManager's bridge and tunnel (it recreates them when a NodeEngine registers), our NAT chain.
+    ip link del goProxyBridge 2>/dev/null || true
+    ip link del goProxyTun 2>/dev/null || true
+    iptables -t nat -D PREROUTING -j FLOPS 2>/dev/null || true
+    iptables -t nat -F FLOPS 2>/dev/null && iptables -t nat -X FLOPS 2>/dev/null || true
+  fi
   say "down; data kept in $STATE and $PG_ROOT"
 }
 

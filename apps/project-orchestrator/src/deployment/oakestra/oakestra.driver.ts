@@ -119,6 +119,7 @@ export class OakestraDriver extends DeploymentDriver {
     await this.checkSystemManager();
     const id = `${spec.projectId}/${spec.component}`;
     const name = serviceName(spec.component);
+    microservice(spec, '10.30.0.0', this.settings); // a bad name or unplaceable learner fails before anything is created
     const record = await this.deployments.findById(id).lean<DeploymentRecord>().exec();
     const app = await this.applicationFor(spec.projectId);
     // Ours already? By the recorded job id, else by name: the record may not have been written
@@ -133,14 +134,17 @@ export class OakestraDriver extends DeploymentDriver {
       service = null;
     }
     let rrIp = record?.handle.rrIp;
+    // An instance asked for shows in instance_list only once scheduled: the record remembers the ask.
+    const requested = !!service && (service.instance_list.length > 0 || (record?.handle.serviceId === service.microserviceID && !!record.handle.instanceRequested));
     if (!service) ({ service, rrIp } = await this.createService(app, spec));
-    await this.record(spec, app.applicationID, service.microserviceID, rrIp);
-    if (service.instance_list.length === 0) {
-      await this.api.deployInstance(service.microserviceID);
-      this.logger.log(`deployed ${id}: Oakestra service ${service.microserviceID} of application ${app.applicationID}`);
-    } else {
+    await this.record(spec, app.applicationID, service.microserviceID, rrIp, requested);
+    if (requested) {
       this.logger.log(`${id} already deployed (Oakestra service ${service.microserviceID})`);
+      return;
     }
+    await this.api.deployInstance(service.microserviceID);
+    await this.deployments.updateOne({ _id: id }, { $set: { 'handle.instanceRequested': true } }).exec();
+    this.logger.log(`deployed ${id}: Oakestra service ${service.microserviceID} of application ${app.applicationID}`);
   }
 
   /** The rr_ip comes from oakestra-net's free-address endpoint, which reserves nothing: if the
@@ -182,7 +186,7 @@ export class OakestraDriver extends DeploymentDriver {
     return (await this.api.listApplications()).filter((a) => a.application_name === application_name && a.application_namespace === application_namespace);
   }
 
-  private async record(spec: ComponentSpec, applicationId: string, serviceId: string, rrIp: string | undefined): Promise<void> {
+  private async record(spec: ComponentSpec, applicationId: string, serviceId: string, rrIp: string | undefined, instanceRequested: boolean): Promise<void> {
     const id = `${spec.projectId}/${spec.component}`;
     await this.deployments
       .replaceOne(
@@ -194,7 +198,7 @@ export class OakestraDriver extends DeploymentDriver {
           driver: this.name,
           image: spec.image,
           status: 'running',
-          handle: { applicationId, serviceId, ...(rrIp ? { rrIp } : {}) },
+          handle: { applicationId, serviceId, instanceRequested, ...(rrIp ? { rrIp } : {}) },
           exitCode: null,
           exitSignal: null,
           startedAt: new Date(),
@@ -211,7 +215,8 @@ export class OakestraDriver extends DeploymentDriver {
       const running = await this.deployments.find({ driver: this.name, status: 'running' }).lean<DeploymentRecord[]>().exec();
       for (const record of running) {
         if (this.stopping.has(record._id) || !record.handle.serviceId) continue;
-        const service = await this.api.getService(record.handle.serviceId);
+        // A service that is not found is asked for twice before it counts as gone.
+        const service = (await this.api.getService(record.handle.serviceId)) ?? (await this.api.getService(record.handle.serviceId));
         const outcome = service ? serviceOutcome(service.instance_list) : ({ ended: true, exitCode: null, detail: 'service gone' } as const);
         if (!outcome.ended || this.stopping.has(record._id)) continue;
         if (!(await this.markEnded(record._id, 'exited', outcome.exitCode))) continue;

@@ -8,8 +8,9 @@ export const BUSYBOX = '/bin/busybox';
 
 /**
  * Pushes a single-layer image holding only a static busybox to the registry at `registryUrl` and
- * returns `<host:port>/<repo>:<tag>`. Its entrypoint is busybox itself, so an SLA's `cmd` such as
- * `["/bin/busybox", "sh", "-c", "…"]` runs any small probe in a worker's container.
+ * returns `<host:port>/<repo>@<digest>`. It runs the shell script in its PROBE environment variable
+ * (so a component's env decides what it does); an SLA `cmd` such as
+ * `["/bin/busybox", "sh", "-c", "…"]` replaces that.
  */
 export async function pushProbeImage(registryUrl: string, repo = 'flops/oakestra-probe', tag = 'busybox'): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'flops-probe-'));
@@ -19,10 +20,11 @@ export async function pushProbeImage(registryUrl: string, repo = 'flops/oakestra
     const layer = await packDirectoryLayer(dir);
     const client = new RegistryClient({ url: registryUrl });
     const pushed = await pushImage(client, repo, tag, {
-      config: { config: { Entrypoint: ['/bin/busybox'], Cmd: ['sh', '-c', 'sleep 3600'] } },
+      config: { config: { Entrypoint: ['/bin/busybox', 'sh', '-c'], Cmd: ['eval "$PROBE"'] } },
       layers: [layer],
     });
-    return pushed.tagReference;
+    // By digest: a worker's containerd keeps images by name, and would run a stale one under a reused tag.
+    return pushed.reference;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
