@@ -16,14 +16,44 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': ['error', { allow: ['warn', 'error'] }],
-      // Apps may use libs; libs never use apps; the contracts lib depends on nothing but validators.
+      // What a project is, by its tags (project.json), and what it may therefore use:
+      //   type:app     an app: any lib but the test helpers
+      //   scope:pure   plain logic and the wire (contracts, lifecycle, tensor-codec, config):
+      //                only other pure libs, and no database, broker, HTTP, process or file access
+      //   scope:infra  reaches the world (models, messaging, oci-registry, service-kit)
+      //   scope:test   test helpers (testing): for tests, tools and benchmarks only
+      // Libs never use apps.
       '@nx/enforce-module-boundaries': [
         'error',
         {
           allow: [],
           depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['scope:pure', 'scope:infra'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+            {
+              sourceTag: 'scope:pure',
+              onlyDependOnLibsWithTags: ['scope:pure'],
+              bannedExternalImports: [
+                '@nestjs/*',
+                'mongoose',
+                'mongodb',
+                'mqtt',
+                'express',
+                'tar',
+                'node:child_process',
+                'node:fs',
+                'node:fs/promises',
+                'node:http',
+                'node:https',
+                'node:net',
+                'child_process',
+                'fs',
+                'http',
+                'net',
+              ],
+            },
+            { sourceTag: 'scope:infra', onlyDependOnLibsWithTags: ['scope:pure', 'scope:infra'] },
+            { sourceTag: 'scope:test', onlyDependOnLibsWithTags: ['scope:pure', 'scope:infra', 'scope:test'] },
           ],
         },
       ],

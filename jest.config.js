@@ -23,10 +23,15 @@ const transform = {
   ],
 };
 
+// openapi-backend (libs/testing's OpenAPI checks) requires a ref parser that ships only as ES modules.
+const ESM_ONLY = ['@apidevtools/json-schema-ref-parser'];
+transform[`/node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`] = transform['^.+\\.ts$'];
+
 const base = {
   rootDir: __dirname,
   testEnvironment: 'node',
   transform,
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
   moduleNameMapper,
   modulePathIgnorePatterns: ['<rootDir>/.flops/', '<rootDir>/dist/'],
   setupFiles: ['reflect-metadata'],
@@ -35,8 +40,9 @@ const base = {
 module.exports = {
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,examples,tools}/**/*.spec.ts'] },
-    { ...base, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs,examples,tools}/**/*.int-spec.ts'] },
-    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'] },
+    // These two run the apps compiled (dist/, as in production): globalSetup builds them first.
+    { ...base, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs,examples,tools}/**/*.int-spec.ts'], globalSetup: '<rootDir>/tools/build/build-apps.js' },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'], globalSetup: '<rootDir>/tools/build/build-apps.js' },
     // Against the real Oakestra of tools/oakestra.sh (root, cluster, worker node).
     { ...base, displayName: 'oakestra', testMatch: ['<rootDir>/{apps,libs,e2e,tools}/**/*.oakestra-spec.ts'] },
   ],

@@ -39,7 +39,7 @@ describe('a FLOps project, end to end', () => {
 
   beforeAll(async () => {
     await platform.start('project-orchestrator', 'builder-agent', 'manager-api');
-    api = new ApiClient(platform.apiUrl);
+    api = await ApiClient.checked(platform.apiUrl);
     db = await connectDatabase(infraEnv().MONGO_URL, platform.dbName);
   });
 
@@ -273,6 +273,10 @@ describe('a FLOps project, end to end', () => {
     expect(project.history.at(-1)).toMatchObject({ to: 'CANCELLED', reason: 'enough' });
     await expectNothingRunning(project.id);
     expect((await api.request('POST', `/api/projects/${submitted.id}/cancel`, {})).status).toBe(409);
+  });
+
+  it('got only responses the served OpenAPI document describes (every API call above was checked)', () => {
+    expect(api.checkedResponses).toBeGreaterThan(100);
   });
 });
 

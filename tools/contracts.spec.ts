@@ -21,4 +21,14 @@ describe('committed contracts (docs/contracts)', () => {
       expect.arrayContaining(['round', 'learners', 'samples', 'trainMetrics', 'evalMetrics', 'durationMs']),
     );
   });
+
+  it('describes the component environment, the data plane and the FLT1 metadata', async () => {
+    const components = (await CONTRACT_FILES['docs/contracts/components.json']()) as any;
+    expect(Object.keys(components.environment.learner.schema.properties)).toEqual(
+      expect.arrayContaining(['FLOPS_PROJECT_ID', 'FLOPS_TRAINING_CONFIG', 'FLOPS_LEARNER_ID', 'FLOPS_LEARNER_IMAGE']),
+    );
+    expect(components.environment.FLOPS_TRAINING_CONFIG.required).toEqual(expect.arrayContaining(['rounds', 'learners', 'dataTags']));
+    expect(components.dataPlane.errors.statusOf['already-answered']).toBe(409);
+    expect(components.dataPlane.flt1Metadata.update.required).toEqual(['numSamples']);
+  });
 });

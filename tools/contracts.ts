@@ -3,7 +3,18 @@ import { NestFactory } from '@nestjs/core';
 import { ValidationTypes } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { SchemaObject } from 'openapi3-ts';
-import { TOPIC_ROOT, Topics, WIRE_SCHEMA } from '@flops/contracts';
+import {
+  AGGREGATOR_TUNING,
+  DATA_PLANE_ERRORS,
+  DATA_PLANE_ROUTES,
+  LEARNER_ID_HEADER,
+  LEARNER_TUNING,
+  STALE_TASK_ERRORS,
+  TOPIC_ROOT,
+  Topics,
+  WIRE_SCHEMA,
+} from '@flops/contracts';
+import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 import { HealthController } from '@flops/service-kit';
 import { configureHttp } from '../apps/manager-api/src/http-setup';
 import { ProjectsController } from '../apps/manager-api/src/projects/projects.controller';
@@ -16,6 +27,7 @@ import { ProjectsService } from '../apps/manager-api/src/projects/projects.servi
  */
 const RECORD_KEY = 'keys match ^[A-Za-z_][A-Za-z0-9_-]{0,63}$';
 const CUSTOM_SCHEMAS: Record<string, SchemaObject> = {
+  isTrainingConfigJson: { type: 'string', description: 'a training configuration as JSON (environment.FLOPS_TRAINING_CONFIG)' },
   isMetrics: { type: 'object', description: `finite numbers; ${RECORD_KEY}`, additionalProperties: { type: 'number' } },
   isScalarRecord: {
     type: 'object',
@@ -24,14 +36,18 @@ const CUSTOM_SCHEMAS: Record<string, SchemaObject> = {
   },
 };
 
-export function mqttContract(): object {
-  const all = validationMetadatasToSchemas({
+function allSchemas(): Record<string, SchemaObject> {
+  return validationMetadatasToSchemas({
     refPointerPrefix: '#/definitions/',
     additionalConverters: {
       // FLOps's own decorators (libs/contracts/src/validators.ts), by their registered names.
       [ValidationTypes.CUSTOM_VALIDATION]: (meta) => CUSTOM_SCHEMAS[meta.name ?? ''] ?? {},
     },
   });
+}
+
+export function mqttContract(): object {
+  const all = allSchemas();
   // Only the payload classes and what they reference; a class without rules is an empty object.
   const definitions: Record<string, unknown> = {};
   const include = (name: string): void => {
@@ -69,6 +85,35 @@ export function mqttContract(): object {
   };
 }
 
+/**
+ * What a component deployed for a project is given and speaks besides MQTT: its environment
+ * variables (names and rules), the aggregator's data-plane routes, header and error codes, and the
+ * metadata in FLT1 payloads.
+ */
+export function componentsContract(): object {
+  const all = allSchemas();
+  const strict = (name: string) => ({ ...all[name], additionalProperties: false });
+  return {
+    title: 'FLOps component contract',
+    environment: {
+      aggregator: { schema: all.AggregatorEnvironment, passedOnFromTheOrchestrator: AGGREGATOR_TUNING },
+      learner: { schema: all.LearnerEnvironment, passedOnFromTheOrchestrator: LEARNER_TUNING },
+      FLOPS_TRAINING_CONFIG: strict('TrainingConfig'),
+    },
+    dataPlane: {
+      mediaType: TENSORS_MEDIA_TYPE,
+      routes: DATA_PLANE_ROUTES,
+      learnerIdHeader: LEARNER_ID_HEADER,
+      errors: {
+        body: { type: 'object', required: ['statusCode', 'code', 'message'], properties: { statusCode: { type: 'integer' }, code: { enum: Object.keys(DATA_PLANE_ERRORS) }, message: { type: 'string' }, limitBytes: { type: 'integer' } } },
+        statusOf: DATA_PLANE_ERRORS,
+        staleTask: [...STALE_TASK_ERRORS],
+      },
+      flt1Metadata: { update: strict('UpdateMeta'), initialWeights: strict('InitialWeightsMeta'), model: strict('ModelMeta') },
+    },
+  };
+}
+
 /** The manager API's OpenAPI document, built without connecting to anything. */
 export async function openApiDocument(): Promise<object> {
   @Module({ controllers: [HealthController, ProjectsController], providers: [{ provide: ProjectsService, useValue: {} }] })
@@ -83,6 +128,7 @@ export async function openApiDocument(): Promise<object> {
 
 export const CONTRACT_FILES = {
   'docs/contracts/mqtt.json': () => Promise.resolve(mqttContract()),
+  'docs/contracts/components.json': () => Promise.resolve(componentsContract()),
   'docs/contracts/openapi.json': openApiDocument,
 } as const;
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Quick start: install what is missing, start the infrastructure and the FLOps services, then
+# Quick start: install what is missing, start the infrastructure and the FLOps services (built to
+# dist/ by tools/platform.sh), then
 # run one federated-learning project on the bundled example and print how it ended.
 # Everything stays up afterwards (tools/platform.sh down; tools/infra.sh down to stop it).
 set -euo pipefail

@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { join, resolve } from 'node:path';
-import { InfraConfig, loadConfig } from '@flops/config';
+import { loadConfig } from '@flops/config';
+import { PlatformEnvironment } from '@flops/contracts';
 import { AggregatorConfig } from '../apps/aggregator/src/config';
 import { BuilderConfig } from '../apps/builder-agent/src/config';
 import { LearnerConfig } from '../apps/learner/src/config';
@@ -19,7 +20,7 @@ const ROOT = resolve(__dirname, '..');
 const SLA_DIR = join(ROOT, 'deploy/oakestra');
 
 /** The config class of each app a FLOps container can run (FLOPS_APP = folder under apps/). */
-const CONFIG_OF: Record<string, new () => InfraConfig> = {
+const CONFIG_OF: Record<string, new () => PlatformEnvironment> = {
   'manager-api': ManagerConfig,
   'project-orchestrator': OrchestratorConfig,
   'builder-agent': BuilderConfig,
@@ -110,9 +111,11 @@ describe('Oakestra SLAs in deploy/oakestra', () => {
     expect(all.length).toBe(new Set(all).size);
   });
 
-  it('the platform image runs the app named by FLOPS_APP', () => {
+  it('the platform image runs the compiled app named by FLOPS_APP (the build output of its Nx build target)', () => {
     const containerfile = readFileSync(join(ROOT, 'deploy/containers/Containerfile.platform'), 'utf8');
-    expect(containerfile).toContain('node -r @swc-node/register \\"apps/${FLOPS_APP}/src/main.ts\\"');
+    expect(containerfile).toContain('node \\"dist/apps/${FLOPS_APP}/main.cjs\\"');
+    const build = JSON.parse(readFileSync(join(ROOT, 'apps/manager-api/project.json'), 'utf8')).targets.build.options;
+    expect(`${build.outputPath}/main.cjs`).toBe('dist/apps/manager-api/main.cjs');
   });
 
   const none: Sla = {};

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start or stop the long-running FLOps services (manager-api, project-orchestrator,
 # builder-agent, ui-gateway) on this machine, with logs and pid files in .flops/platform/.
+# They run compiled (`nx build` to dist/, reused from Nx's cache when nothing changed).
 # Aggregators and learners are not started here: the orchestrator deploys them per project.
 #   tools/platform.sh up | down | status
 set -euo pipefail
@@ -16,13 +17,18 @@ healthy() { curl -fsS -m 2 "http://127.0.0.1:$(port_of "$1")/health" >/dev/null 
 
 up() {
   mkdir -p "$DIR"
+  (cd "$ROOT" && NX_DAEMON=false npx nx run-many -t build --output-style=static >"$DIR/build.log" 2>&1) || {
+    echo "error: the build failed; last lines of $DIR/build.log:" >&2
+    tail -n 30 "$DIR/build.log" >&2
+    exit 1
+  }
   # shellcheck disable=SC1091
   [[ -f "$ROOT/.flops/infra/env" ]] && . "$ROOT/.flops/infra/env"
   for svc in "${SERVICES[@]}"; do
     [[ -f "$ROOT/apps/$svc/src/main.ts" ]] || continue
     if running "$svc" && healthy "$svc"; then echo "$svc already running"; continue; fi
     # Every stream redirected: nothing may keep the caller's stdout open (a pipe would never close).
-    (cd "$ROOT" && exec env NO_COLOR=1 setsid node -r @swc-node/register "apps/$svc/src/main.ts" >>"$DIR/$svc.log" 2>&1 </dev/null) &
+    (cd "$ROOT" && exec env NO_COLOR=1 setsid node "dist/apps/$svc/main.cjs" >>"$DIR/$svc.log" 2>&1 </dev/null) &
     echo $! >"$DIR/$svc.pid"
   done
   for svc in "${SERVICES[@]}"; do

@@ -18,6 +18,10 @@ npx tsc -p tsconfig.json --noEmit
 NX_DAEMON=false npx nx show projects >/dev/null
 npx eslint . --max-warnings 0
 
+echo "== build (nx build of every app to dist/, from Nx's cache when unchanged)"
+NX_DAEMON=false npx nx run-many -t build --output-style=static
+export FLOPS_APPS_BUILT=1
+
 results=.flops/test-results
 rm -rf "$results" && mkdir -p "$results"
 status=0

@@ -3,7 +3,8 @@ import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
 import { RegistryClient } from '@flops/oci-registry';
 import { HealthController } from '@flops/service-kit';
-import { AggregatorConfig, parseTrainingConfig } from './config';
+import { trainingConfigOf } from '@flops/contracts';
+import { AggregatorConfig } from './config';
 import { DataPlaneController, UPLOAD_LIMITS } from './data-plane/data-plane.controller';
 import { LearnerEventsHandler, PROJECT_ID } from './handlers/learner-events.handler';
 import { AggregatorOutbox } from './training/aggregator-outbox';
@@ -35,7 +36,7 @@ import { TrainingRun } from './training/training-run';
       inject: [AggregatorConfig, AggregatorOutbox],
       useFactory: (c: AggregatorConfig, outbox: AggregatorOutbox) =>
         new TrainingRun(
-          { projectId: c.FLOPS_PROJECT_ID, config: parseTrainingConfig(c.FLOPS_TRAINING_CONFIG), joinTimeoutMs: c.FLOPS_JOIN_TIMEOUT_SECONDS * 1000 },
+          { projectId: c.FLOPS_PROJECT_ID, config: trainingConfigOf(c), joinTimeoutMs: c.FLOPS_JOIN_TIMEOUT_SECONDS * 1000 },
           outbox,
         ),
     },

@@ -10,9 +10,6 @@ import { TrainingRun } from './training/training-run';
 /** One aggregator per project: announce the data plane, run every round, then leave. */
 runService(async () => {
   const config = loadConfig(AggregatorConfig);
-  if (!config.FLOPS_PROJECT_ID || !config.FLOPS_TRAINING_CONFIG || !config.FLOPS_MODEL_REPOSITORY) {
-    throw new Error('FLOPS_PROJECT_ID, FLOPS_TRAINING_CONFIG and FLOPS_MODEL_REPOSITORY are required');
-  }
   const app = await bootstrapService({
     name: `aggregator ${config.FLOPS_PROJECT_ID}`,
     module: AppModule,

@@ -1,17 +1,23 @@
-import { Module, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { resolve } from 'node:path';
+import { Connection } from 'mongoose';
 import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
+import { BuiltImages, MongoBuiltImages, connectDatabase } from '@flops/models';
 import { RegistryClient } from '@flops/oci-registry';
 import { HealthController } from '@flops/service-kit';
 import { ImageBuilder } from './build/image-builder';
 import { BuilderConfig } from './config';
 import { BuildRequestsHandler } from './handlers/build-requests.handler';
 
+const DB = Symbol('db');
+
 @Module({
   controllers: [HealthController, BuildRequestsHandler],
   providers: [
     { provide: BuilderConfig, useFactory: () => loadConfig(BuilderConfig) },
+    { provide: DB, inject: [BuilderConfig], useFactory: (c: BuilderConfig) => connectDatabase(c.MONGO_URL, c.FLOPS_DB_NAME) },
+    { provide: BuiltImages, inject: [DB], useFactory: (db: Connection) => new MongoBuiltImages(db) },
     {
       provide: MqttBus,
       inject: [BuilderConfig],
@@ -19,9 +25,9 @@ import { BuildRequestsHandler } from './handlers/build-requests.handler';
     },
     {
       provide: ImageBuilder,
-      inject: [BuilderConfig],
-      useFactory: (c: BuilderConfig) =>
-        new ImageBuilder(new RegistryClient({ url: c.FLOPS_REGISTRY_URL }), {
+      inject: [BuilderConfig, BuiltImages],
+      useFactory: (c: BuilderConfig, builtImages: BuiltImages) =>
+        new ImageBuilder(new RegistryClient({ url: c.FLOPS_REGISTRY_URL }), builtImages, {
           workDir: resolve(c.FLOPS_BUILDER_WORK_DIR),
           maxRepoBytes: c.FLOPS_BUILDER_MAX_REPO_BYTES,
           gitTimeoutMs: c.FLOPS_BUILDER_GIT_TIMEOUT_MS,
@@ -30,9 +36,13 @@ import { BuildRequestsHandler } from './handlers/build-requests.handler';
   ],
 })
 export class AppModule implements OnApplicationShutdown {
-  constructor(private readonly bus: MqttBus) {}
+  constructor(
+    private readonly bus: MqttBus,
+    @Inject(DB) private readonly db: Connection,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.bus.close();
+    await this.db.close();
   }
 }

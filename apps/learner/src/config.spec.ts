@@ -1,34 +1,48 @@
-import { loadConfig } from '@flops/config';
-import { LearnerConfig, parseHyperparameters } from './config';
+import { ConfigError, loadConfig } from '@flops/config';
+import { trainingConfigOf } from '@flops/contracts';
+import { LearnerConfig } from './config';
 
+const training = {
+  rounds: 2,
+  learners: 3,
+  minLearnersPerRound: 1,
+  strategy: 'fedavg',
+  hyperparameters: { epochs: 2, learningRate: 0.05, augment: true, optimizer: 'adam' },
+  dataTags: ['digits'],
+  roundTimeoutSeconds: 30,
+  seed: 7,
+};
 /** What the orchestrator always sets. */
-const BASE = { FLOPS_PROJECT_ID: 'p-1', FLOPS_LEARNER_ID: 'learner-0' };
+const BASE = {
+  FLOPS_PROJECT_ID: 'p-1',
+  FLOPS_LEARNER_ID: 'learner-0',
+  FLOPS_LEARNER_IMAGE: '127.0.0.1:5000/flops/learners/x@sha256:' + 'a'.repeat(64),
+  FLOPS_TRAINING_CONFIG: JSON.stringify(training),
+};
 
-describe('LearnerConfig: FLOPS_HYPERPARAMETERS', () => {
-  it('defaults to no hyperparameters', () => {
-    expect(parseHyperparameters(loadConfig(LearnerConfig, BASE).FLOPS_HYPERPARAMETERS)).toEqual({});
-  });
-
-  it('passes a JSON object of scalars through', () => {
-    const json = JSON.stringify({ epochs: 2, learningRate: 0.05, augment: true, optimizer: 'adam' });
-    const config = loadConfig(LearnerConfig, { ...BASE, FLOPS_HYPERPARAMETERS: json });
-    expect(parseHyperparameters(config.FLOPS_HYPERPARAMETERS)).toEqual({ epochs: 2, learningRate: 0.05, augment: true, optimizer: 'adam' });
+describe('LearnerConfig', () => {
+  it('reads hyperparameters, data tags and seed from the one training configuration', () => {
+    const config = trainingConfigOf(loadConfig(LearnerConfig, BASE));
+    expect(config.hyperparameters).toEqual({ epochs: 2, learningRate: 0.05, augment: true, optimizer: 'adam' });
+    expect([config.dataTags, config.seed, config.learners]).toEqual([['digits'], 7, 3]);
   });
 
   it.each([
-    ['{epochs: 2}', 'FLOPS_HYPERPARAMETERS is not valid JSON'],
-    ['[1, 2]', 'FLOPS_HYPERPARAMETERS must be a JSON object'],
-    ['null', 'FLOPS_HYPERPARAMETERS must be a JSON object'],
-    ['"adam"', 'FLOPS_HYPERPARAMETERS must be a JSON object'],
-    ['{"layers": [64, 32]}', 'FLOPS_HYPERPARAMETERS: "layers" is not a number, string or boolean'],
-    ['{"optimizer": {"name": "adam"}, "dropout": null}', '"optimizer" is not a number, string or boolean; "dropout" is not a number, string or boolean'],
-    ['{"lr": 1e999}', '"lr" is not a number, string or boolean'],
-    ['{"train.epochs": 2}', '"train.epochs" is not a valid name'],
-  ])('refuses %s with a clear message', (json, message) => {
-    expect(() => parseHyperparameters(json)).toThrow(message);
+    ['{"layers": [64, 32]}', 'hyperparameters'],
+    ['{"optimizer": {"name": "adam"}}', 'hyperparameters'],
+    ['{"train.epochs": 2}', 'hyperparameters'],
+  ])('stops at boot with the hyperparameters %s, naming them', (json, problem) => {
+    const env = { ...BASE, FLOPS_TRAINING_CONFIG: JSON.stringify({ ...training, hyperparameters: JSON.parse(json) }) };
+    expect(() => loadConfig(LearnerConfig, env)).toThrow(ConfigError);
+    expect(() => loadConfig(LearnerConfig, env)).toThrow(problem);
   });
 
-  it('keeps the idle timeout and join retry settings the orchestrator sets per project', () => {
+  it('stops at boot without a learner id or image', () => {
+    expect(() => loadConfig(LearnerConfig, { ...BASE, FLOPS_LEARNER_ID: '' })).toThrow('FLOPS_LEARNER_ID');
+    expect(() => loadConfig(LearnerConfig, { ...BASE, FLOPS_LEARNER_IMAGE: '' })).toThrow('FLOPS_LEARNER_IMAGE');
+  });
+
+  it('keeps the idle timeout and join retry settings', () => {
     const config = loadConfig(LearnerConfig, { ...BASE, FLOPS_LEARNER_IDLE_TIMEOUT_SECONDS: '1200', FLOPS_LEARNER_JOIN_RETRY_MS: '500' });
     expect([config.FLOPS_LEARNER_IDLE_TIMEOUT_SECONDS, config.FLOPS_LEARNER_JOIN_RETRY_MS]).toEqual([1200, 500]);
   });

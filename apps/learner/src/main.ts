@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ModelManager, Topics, createMessage } from '@flops/contracts';
+import { MAX_REASON_LENGTH, ModelManager, Topics, createMessage, trainingConfigOf } from '@flops/contracts';
 import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
 import { RegistryClient } from '@flops/oci-registry';
 import { bootstrapService, runService } from '@flops/service-kit';
 import { AppModule } from './app.module';
 import { loadModelManager, pullUserCode } from './code/user-code';
-import { LearnerConfig, parseHyperparameters } from './config';
+import { LearnerConfig } from './config';
 import { DataPlaneClient } from './tasks/data-plane.client';
 import { BrokenLearner, LearnerRole } from './tasks/learner-role';
 import { TaskRunner } from './tasks/task-runner';
@@ -16,10 +16,7 @@ import { TaskRunner } from './tasks/task-runner';
 runService(async () => {
   const config = loadConfig(LearnerConfig);
   const logger = new Logger(`learner ${config.FLOPS_LEARNER_ID}`);
-  if (!config.FLOPS_PROJECT_ID || !config.FLOPS_LEARNER_ID || !config.FLOPS_LEARNER_IMAGE) {
-    throw new Error('FLOPS_PROJECT_ID, FLOPS_LEARNER_ID and FLOPS_LEARNER_IMAGE are required');
-  }
-  const hyperparameters = parseHyperparameters(config.FLOPS_HYPERPARAMETERS);
+  const training = trainingConfigOf(config);
   const projectId = config.FLOPS_PROJECT_ID;
   const learnerId = config.FLOPS_LEARNER_ID;
   // If the learner dies, the broker tells the aggregator at once instead of it waiting for a timeout.
@@ -33,7 +30,7 @@ runService(async () => {
   let finish: (reason: string) => void = () => undefined;
   const finished = new Promise<string>((resolve) => (finish = resolve));
   const failed = (taskId: string | undefined, reason: string): Promise<void> =>
-    bus.publish(Topics.learnerFailed, projectId, { learnerId, ...(taskId ? { taskId } : {}), reason: reason.slice(0, 4000) });
+    bus.publish(Topics.learnerFailed, projectId, { learnerId, ...(taskId ? { taskId } : {}), reason: reason.slice(0, MAX_REASON_LENGTH) });
   const timing = { joinRetryMs: config.FLOPS_LEARNER_JOIN_RETRY_MS, idleTimeoutMs: config.FLOPS_LEARNER_IDLE_TIMEOUT_SECONDS * 1000 };
 
   let manager: ModelManager | undefined;
@@ -41,10 +38,10 @@ runService(async () => {
   try {
     const codeDir = await pullUserCode(new RegistryClient({ url: config.FLOPS_REGISTRY_URL }), config.FLOPS_LEARNER_IMAGE, config.FLOPS_CACHE_DIR);
     manager = await loadModelManager(codeDir, {
-      partition: { index: config.FLOPS_LEARNER_INDEX, count: config.FLOPS_LEARNER_COUNT },
-      dataTags: config.FLOPS_DATA_TAGS ? config.FLOPS_DATA_TAGS.split(',') : [],
-      hyperparameters,
-      seed: config.FLOPS_SEED,
+      partition: { index: config.FLOPS_LEARNER_INDEX, count: training.learners },
+      dataTags: training.dataTags,
+      hyperparameters: training.hyperparameters,
+      seed: training.seed,
     });
     role = new TaskRunner(
       learnerId,
@@ -72,7 +69,7 @@ runService(async () => {
     httpPort: 0,
     mqtt: { url: config.FLOPS_MQTT_URL, clientId: `flops-${projectId}-${learnerId}-sub`, persistentSession: false },
   });
-  logger.log(`ready: partition ${config.FLOPS_LEARNER_INDEX + 1}/${config.FLOPS_LEARNER_COUNT}, waiting for the aggregator`);
+  logger.log(`ready: partition ${config.FLOPS_LEARNER_INDEX + 1}/${training.learners}, waiting for the aggregator`);
   logger.log(`finished: ${await finished}`);
   await manager?.dispose?.();
   await app.close();

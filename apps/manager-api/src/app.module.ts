@@ -4,6 +4,7 @@ import { Connection } from 'mongoose';
 import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
 import { DeploymentStore, ProjectStore, connectDatabase } from '@flops/models';
+import { RegistryClient } from '@flops/oci-registry';
 import { HealthController } from '@flops/service-kit';
 import { ManagerConfig } from './config';
 import { ProjectErrorsFilter } from './projects/project-errors.filter';
@@ -24,6 +25,8 @@ const DB = Symbol('db');
       inject: [ManagerConfig],
       useFactory: (c: ManagerConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: `flops-manager-${process.pid}` }),
     },
+    // Short timeout: a slow registry must not hold up GET /projects/:id (availability is then 'unknown').
+    { provide: RegistryClient, inject: [ManagerConfig], useFactory: (c: ManagerConfig) => new RegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 }) },
     { provide: APP_FILTER, useClass: ProjectErrorsFilter },
     ProjectsService,
   ],

@@ -15,7 +15,7 @@ import { PageController } from './page/page.controller';
       provide: ProjectEventStream,
       inject: [UiGatewayConfig],
       useFactory: (c: UiGatewayConfig) =>
-        new ProjectEventStream({ eventsPerProject: c.FLOPS_UI_REPLAY_EVENTS, projects: c.FLOPS_UI_REPLAY_PROJECTS }),
+        new ProjectEventStream({ eventsPerProject: c.FLOPS_UI_REPLAY_EVENTS, projects: c.FLOPS_UI_REPLAY_PROJECTS, bytes: c.FLOPS_UI_REPLAY_BYTES }),
     },
   ],
 })

@@ -17,4 +17,7 @@ export class UiGatewayConfig extends InfraConfig {
 
   /** Projects whose recent events are kept; the one with the oldest last event is forgotten first. */
   @IsInt() @Min(1) @Max(1_000_000) FLOPS_UI_REPLAY_PROJECTS = 1000;
+
+  /** Bytes of events kept for replay in all (the oldest are forgotten first): bounds the gateway's memory. */
+  @IsInt() @Min(1024) FLOPS_UI_REPLAY_BYTES = 64 * 1024 * 1024;
 }

@@ -20,6 +20,8 @@ const RUN = randomBytes(4).toString('hex');
 const newProjectId = () => `ui-test-${RUN}-${randomBytes(4).toString('hex')}`;
 
 const DIGEST = `sha256:${'b'.repeat(64)}`;
+/** The gateway's replay budget in these tests (FLOPS_UI_REPLAY_BYTES). */
+const REPLAY_BYTES = 256 * 1024;
 const round = (n: number): RoundCompleted => ({
   round: n,
   learners: 2,
@@ -149,6 +151,7 @@ describe('ui-gateway against the real broker', () => {
   };
 
   beforeAll(async () => {
+    process.env.FLOPS_UI_REPLAY_BYTES = String(REPLAY_BYTES);
     app = await bootstrapService({
       name: 'ui-gateway-test',
       module: AppModule,
@@ -226,6 +229,60 @@ describe('ui-gateway against the real broker', () => {
     await bus.publish(Topics.trainingFailed, projectId, { reason: 'late' });
     expect((await client.next())?.event).toMatchObject({ type: 'trainingFailed', payload: { reason: 'late' } });
   });
+
+  it('logs a 100,000-deep payload once as an invalid message, never as a handler failure (RangeError)', async () => {
+    const projectId = newProjectId();
+    const topic = topicFor(Topics.trainingFailed, projectId);
+    const errors = jest.spyOn(Logger.prototype, 'error');
+    const depth = 100_000;
+    const deep = `{"schema":"flops/v1","messageId":"m-deep","sentAt":"${new Date().toISOString()}","projectId":"${projectId}",` +
+      `"payload":{"reason":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+    await bus.publishRaw(topic, deep);
+    await bus.publish(Topics.trainingFailed, projectId, { reason: 'after the deep one' });
+
+    await until(() => stream.history(projectId).length === 1, 'the valid message after the deep one');
+    const about = (calls: unknown[][]) => calls.filter(([m]) => String(m).includes(topic)).map(([m]) => String(m));
+    expect(about(warnings.mock.calls)).toEqual([expect.stringMatching(/^dropped invalid message on .*: not a JSON object nested at most \d+ deep/)]);
+    expect(about(errors.mock.calls)).toEqual([]);
+    expect(errors.mock.calls.filter(([m]) => String(m).includes('RangeError'))).toEqual([]);
+    errors.mockRestore();
+  });
+
+  it('keeps its replay memory bounded: 1 MB reasons are refused by the contract, and 300 bulky events stay within the byte budget', async () => {
+    const projects = Array.from({ length: 30 }, newProjectId);
+    const stateChange = (projectId: string, i: number, reason: string) =>
+      JSON.stringify({
+        schema: 'flops/v1',
+        messageId: `m-${RUN}-${i}`,
+        sentAt: new Date().toISOString(),
+        projectId,
+        payload: { from: ProjectState.TRAINING, to: ProjectState.FAILED, version: i, at: new Date().toISOString(), reason },
+      });
+    const megabyte = 'r'.repeat(1024 * 1024);
+    for (let i = 0; i < 300; i++) {
+      const projectId = projects[i % projects.length];
+      await bus.publishRaw(topicFor(Topics.projectStateChanged, projectId), stateChange(projectId, i, megabyte));
+    }
+    const marker = newProjectId();
+    await bus.publish(Topics.trainingFailed, marker, { reason: 'after the huge ones' });
+    await until(() => stream.history(marker).length === 1, 'the message after the huge ones', 120_000);
+    expect(projects.flatMap((p) => stream.history(p))).toEqual([]);
+
+    for (let i = 0; i < 300; i++) {
+      const projectId = projects[i % projects.length];
+      await bus.publish(Topics.projectStateChanged, projectId, {
+        from: ProjectState.TRAINING,
+        to: ProjectState.FAILED,
+        version: i,
+        at: new Date().toISOString(),
+        reason: 'x'.repeat(4000),
+      });
+    }
+    const last = projects[299 % projects.length];
+    await until(() => stream.history(last).some((e) => (e.event.payload as { version: number }).version === 299), 'the last bulky event', 60_000);
+    expect(stream.retainedBytes()).toBeLessThanOrEqual(REPLAY_BYTES);
+    expect(stream.retainedBytes()).toBeGreaterThan(REPLAY_BYTES - 5_000);
+  }, 180_000); // 300 MB through the broker
 
   it("replays a project's recent events to a late watcher, and resumes after Last-Event-ID", async () => {
     const projectId = newProjectId();

@@ -10,3 +10,5 @@ export * from './payloads/build';
 export * from './payloads/learner';
 export * from './payloads/project';
 export * from './payloads/training';
+export * from './environment';
+export * from './data-plane';

@@ -1,5 +1,5 @@
 import { Envelope, WIRE_SCHEMA } from './envelope';
-import { InvalidMessageError, createMessage, parseMessage, validatePayload } from './messages';
+import { InvalidMessageError, MAX_MESSAGE_BYTES, createMessage, parseMessage, validatePayload } from './messages';
 import { BuildFailed, BuildSucceeded } from './payloads/build';
 import { ProjectCancelRequested } from './payloads/project';
 import { Topics, topicFor } from './topics';
@@ -176,6 +176,30 @@ describe('parseMessage: rejects', () => {
   });
 });
 
+describe('parseMessage: payloads too deep or too large to validate', () => {
+  const DEPTH = 100_000;
+  const deepArray = '['.repeat(DEPTH) + ']'.repeat(DEPTH);
+  const deepObject = '{"a":'.repeat(DEPTH) + '1' + '}'.repeat(DEPTH);
+
+  it.each([
+    ['a 100,000-deep array as a Buffer', Buffer.from(JSON.stringify(anEnvelope({}, aBuildFailed())).replace('"npm ci exited with 1"', deepArray))],
+    ['a 100,000-deep object as text', JSON.stringify(anEnvelope({}, aBuildFailed())).replace('"npm ci exited with 1"', deepObject)],
+    ['a 100,000-deep object already parsed', { ...anEnvelope(), payload: JSON.parse(deepObject) }],
+  ])('refuses %s as an invalid message, not a RangeError', (_, raw) => {
+    expect(problemsOf(raw)).toEqual([expect.stringMatching(/^not a JSON object nested at most \d+ deep$/)]);
+  });
+
+  it('ignores brackets inside strings when measuring depth', () => {
+    const payload = aBuildFailed({ reason: '[[[[{{{{'.repeat(100) + '\\"]]]' });
+    expect(parseMessage(Topics.buildFailed, TOPIC, JSON.stringify(anEnvelope({}, payload))).payload.reason).toBe(payload.reason);
+  });
+
+  it('refuses a message larger than the limit before parsing it', () => {
+    const huge = JSON.stringify(anEnvelope({}, aBuildFailed({ reason: 'x'.repeat(MAX_MESSAGE_BYTES) })));
+    expect(problemsOf(Buffer.from(huge))).toEqual([`larger than ${MAX_MESSAGE_BYTES} bytes`]);
+  });
+});
+
 describe('createMessage', () => {
   it('builds the topic and a fresh envelope around a valid payload', () => {
     const before = Date.now();
@@ -236,6 +260,11 @@ describe('validatePayload', () => {
 
   it.each([null, 'text', 3, [], undefined])('refuses %p as not an object', (plain) => {
     expect(validatePayload(BuildFailed, plain)).toEqual({ problems: ['payload must be an object'] });
+  });
+
+  it('refuses a value nested too deep to validate (e.g. FLT1 metadata), instead of overflowing the stack', () => {
+    const deep = JSON.parse('{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000));
+    expect(validatePayload(BuildFailed, { phase: 'build', reason: 'x', deep })).toEqual({ problems: [expect.stringMatching(/must not nest deeper than \d+ levels/)] });
   });
 
   it('returns no value when there are problems', () => {

@@ -25,21 +25,67 @@ function flatten(errors: ValidationError[], prefix = ''): string[] {
 /** Validate a plain object against a payload class: unknown fields are errors, not silently kept. */
 export function validatePayload<P extends object>(cls: new () => P, plain: unknown): { value?: P; problems: string[] } {
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) return { problems: ['payload must be an object'] };
+  // Validation recurses into the value: refuse what would overflow the stack first.
+  if (valueDepth(plain) > MAX_MESSAGE_DEPTH) return { problems: [`payload must not nest deeper than ${MAX_MESSAGE_DEPTH} levels`] };
   const value = plainToInstance(cls, plain);
   const problems = flatten(validateSync(value, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false }));
   return problems.length ? { problems } : { value, problems };
 }
 
-function asObject(raw: unknown): unknown {
-  if (Buffer.isBuffer(raw)) raw = raw.toString('utf8');
+/** The largest MQTT message FLOps accepts; checked before it is parsed. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** The deepest nesting a message may have; checked before validation recurses into it. */
+export const MAX_MESSAGE_DEPTH = 32;
+
+const NOT_AN_OBJECT = `not a JSON object nested at most ${MAX_MESSAGE_DEPTH} deep`;
+
+/** The parsed message, or the reason it cannot be one: too large, not JSON, or nested too deep. */
+function asObject(raw: unknown): { value?: unknown; problem?: string } {
+  if (Buffer.isBuffer(raw)) {
+    if (raw.length > MAX_MESSAGE_BYTES) return { problem: `larger than ${MAX_MESSAGE_BYTES} bytes` };
+    raw = raw.toString('utf8');
+  }
   if (typeof raw === 'string') {
+    if (Buffer.byteLength(raw, 'utf8') > MAX_MESSAGE_BYTES) return { problem: `larger than ${MAX_MESSAGE_BYTES} bytes` };
+    if (jsonTextDepth(raw) > MAX_MESSAGE_DEPTH) return { problem: NOT_AN_OBJECT };
     try {
-      return JSON.parse(raw);
+      return { value: JSON.parse(raw) };
     } catch {
-      return undefined;
+      return { value: undefined };
     }
   }
-  return raw;
+  return valueDepth(raw) > MAX_MESSAGE_DEPTH ? { problem: NOT_AN_OBJECT } : { value: raw };
+}
+
+/** How deep arrays and objects nest in JSON text, brackets inside strings not counted. One pass, no recursion. */
+function jsonTextDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
+}
+
+/** How deep an already parsed value nests, found without recursion (and giving up past the limit). */
+function valueDepth(value: unknown): number {
+  const stack: [unknown, number][] = [[value, 0]];
+  let deepest = 0;
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > MAX_MESSAGE_DEPTH) return deepest;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /** The project's topic, or null with the reason in `problems` when the id cannot be part of a topic. */
@@ -57,7 +103,8 @@ function topicOrProblem(def: TopicDef<object>, projectId: string, problems: stri
  * The envelope's project id must be the one in the topic, so a message cannot act on another project.
  */
 export function parseMessage<P extends object>(def: TopicDef<P>, topic: string, raw: unknown): Envelope<P> {
-  const obj = asObject(raw);
+  const { value: obj, problem } = asObject(raw);
+  if (problem) throw new InvalidMessageError(topic, [problem]);
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new InvalidMessageError(topic, ['not a JSON object']);
   const msg = obj as Partial<Envelope<unknown>>;
   const problems: string[] = [];

@@ -9,6 +9,18 @@ export const REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a
 /** Metric and hyperparameter names (no dots: MongoDB-wire servers refuse them in keys). */
 export const RECORD_KEY = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
+/** A data tag a learner loads its data by, e.g. `digits` or `mnist:train`. */
+export const DATA_TAG = /^[A-Za-z0-9._:-]{1,100}$/;
+
+/** The longest free text (a failure's or a cancellation's reason) any message or record carries. */
+export const MAX_REASON_LENGTH = 4000;
+
+/** The longest image or artifact reference, URL or other identifying text a message carries. */
+export const MAX_REFERENCE_LENGTH = 2000;
+
+/** The longest id (task, message, learner) a message carries. */
+export const MAX_ID_LENGTH = 200;
+
 /** Only the finite metrics with valid names: what a metrics map on the wire may hold. */
 export function cleanMetrics(value: unknown): Record<string, number> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};

@@ -22,7 +22,8 @@ export function isTerminal(state: ProjectState): boolean {
 }
 
 /** The pipeline stage a failure is attributed to, shown to users as "failed at stage X". */
-export type ProjectStage = 'submission' | 'build' | 'deployment' | 'training' | 'finalization';
+export const PROJECT_STAGES = ['submission', 'build', 'deployment', 'training', 'finalization'] as const;
+export type ProjectStage = (typeof PROJECT_STAGES)[number];
 
 export function stageOf(state: ProjectState): ProjectStage {
   switch (state) {

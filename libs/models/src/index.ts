@@ -2,3 +2,4 @@ export * from './connection';
 export * from './project.model';
 export * from './project.store';
 export * from './deployment.model';
+export * from './built-image.store';

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OpenApiContract } from './openapi-contract';
 
 /** The parts of a project the tests look at (the manager API's ProjectView). */
 export interface ProjectJson {
@@ -17,9 +18,23 @@ export interface ProjectJson {
 
 export const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
-/** A small client of manager-api, used the way a user would use it. */
+/**
+ * A small client of manager-api, used the way a user would use it. Made with `checked()`, it
+ * checks every response it gets against the OpenAPI document the server serves, and throws
+ * ContractViolationError for one the document does not describe.
+ */
 export class ApiClient {
-  constructor(private readonly baseUrl: string) {}
+  /** Responses checked against the served document. */
+  checkedResponses = 0;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly contract?: OpenApiContract,
+  ) {}
+
+  static async checked(baseUrl: string): Promise<ApiClient> {
+    return new ApiClient(baseUrl, await OpenApiContract.served(baseUrl));
+  }
 
   async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
     const res = await fetch(`${this.baseUrl}${path}`, {
@@ -28,7 +43,12 @@ export class ApiClient {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : undefined };
+    const json = text ? JSON.parse(text) : undefined;
+    if (this.contract && path.startsWith('/api/') && !path.startsWith('/api/docs')) {
+      this.contract.check(method, path, res.status, json);
+      this.checkedResponses++;
+    }
+    return { status: res.status, json };
   }
 
   async submit(body: unknown): Promise<ProjectJson> {

@@ -1,3 +1,4 @@
 export * from './platform';
 export * from './api-client';
 export * from './example-repo';
+export * from './openapi-contract';

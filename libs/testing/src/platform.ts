@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -80,7 +80,10 @@ export class PlatformUnderTest {
     for (const service of services) {
       if (!this.ports.has(service)) this.ports.set(service, await freePort());
       const log = createWriteStream(join(this.logDir, `${service}.log`), { flags: 'a' });
-      const child = spawn(process.execPath, ['-r', '@swc-node/register', `apps/${service}/src/main.ts`], {
+      // The compiled app, as in production (the jest setup of the integration and e2e tiers builds it).
+      const entry = join(WORKSPACE_ROOT, 'dist', 'apps', service, 'main.cjs');
+      if (!existsSync(entry)) throw new Error(`${entry} does not exist: build the apps first (npx nx run-many -t build)`);
+      const child = spawn(process.execPath, [entry], {
         cwd: WORKSPACE_ROOT,
         env: this.env(service),
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,7 @@ import { ClientRequest, IncomingMessage, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Socket } from 'node:net';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
+import { DataPlaneClient } from '../../../learner/src/tasks/data-plane.client';
 import { UpdateRejectedError } from '../training/training-errors';
 import { TrainingRun } from '../training/training-run';
 import { DataPlaneController, UPLOAD_LIMITS, UploadLimits, readBody } from './data-plane.controller';
@@ -43,6 +44,8 @@ interface Upload {
   req: ClientRequest;
   /** Status of the answer; rejects if none came within `ms`. */
   status(ms?: number): Promise<number>;
+  /** The answer's JSON body. */
+  body(ms?: number): Promise<any>;
 }
 
 /** Every request a test started; torn down after it, so the server can close. */
@@ -54,21 +57,24 @@ function startUpload(port: number, opts: { taskId?: string; length?: number; fir
   if (opts.length !== undefined) headers['content-length'] = opts.length;
   const req = request({ port, host: '127.0.0.1', method: 'POST', path: `/v1/tasks/${opts.taskId ?? 'task-1'}/uploads`, headers });
   requests.push(req);
-  const answered = new Promise<number>((resolve, reject) => {
+  const answered = new Promise<{ status: number; body: any }>((resolve, reject) => {
     req.on('response', (res: IncomingMessage) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+      });
+      res.on('error', reject);
     });
     req.on('error', reject);
   });
   answered.catch(() => undefined); // a test that destroys the request does not wait for an answer
   if (opts.first !== undefined) req.write(opts.first);
   else req.flushHeaders();
-  return {
-    req,
-    status: (ms = 3_000) =>
-      Promise.race([answered, new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]),
-  };
+  const within = (ms: number) =>
+    Promise.race([answered, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+  return { req, status: async (ms = 3_000) => (await within(ms)).status, body: async (ms = 3_000) => (await within(ms)).body };
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -110,8 +116,8 @@ describe('DataPlaneController: uploads', () => {
   it('refuses an upload that cannot be accepted without queueing for a slot or reading the body', async () => {
     const run = new FakeRun();
     run.check = (taskId) => {
-      if (taskId === 'closed') throw new UpdateRejectedError(410, 'task closed is not open');
-      if (taskId === 'answered') throw new UpdateRejectedError(409, 'learner-0 already answered task answered');
+        if (taskId === 'closed') throw new UpdateRejectedError('task-closed', 'task closed is not open');
+      if (taskId === 'answered') throw new UpdateRejectedError('already-answered', 'learner-0 already answered task answered');
       return undefined;
     };
     const started = await startDataPlane(run, { maxBytes: 1024, concurrency: 1 });
@@ -120,8 +126,12 @@ describe('DataPlaneController: uploads', () => {
     const holder = startUpload(started.port, { length: 10, first: 'hello' });
     await until(() => run.checks === 2, 'the first upload to take the slot');
     // the only slot is taken, yet these are answered at once, before their bodies are sent
-    await expect(startUpload(started.port, { taskId: 'closed', length: 100 }).status()).resolves.toBe(410);
-    await expect(startUpload(started.port, { taskId: 'answered', length: 100 }).status()).resolves.toBe(409);
+    const closed = startUpload(started.port, { taskId: 'closed', length: 100 });
+    await expect(closed.status()).resolves.toBe(410);
+    await expect(closed.body()).resolves.toEqual({ statusCode: 410, code: 'task-closed', message: 'task closed is not open' });
+    const answered = startUpload(started.port, { taskId: 'answered', length: 100 });
+    await expect(answered.status()).resolves.toBe(409);
+    await expect(answered.body()).resolves.toMatchObject({ code: 'already-answered' });
 
     holder.req.end('world');
     await expect(holder.status()).resolves.toBe(202);
@@ -137,6 +147,7 @@ describe('DataPlaneController: uploads', () => {
 
     const declared = startUpload(started.port, { length: 9, first: '' });
     await expect(declared.status()).resolves.toBe(413);
+    await expect(declared.body()).resolves.toMatchObject({ code: 'upload-too-large', limitBytes: 8 });
     const fits = startUpload(started.port, { length: 8, first: '12345678' });
     fits.req.end();
     await expect(fits.status()).resolves.toBe(202);
@@ -147,12 +158,36 @@ describe('DataPlaneController: uploads', () => {
     await expect(init.status()).resolves.toBe(202);
     await expect(startUpload(started.port, { length: 17, first: '' }).status()).resolves.toBe(413);
 
-    // a body without a declared length is cut off as soon as it grows too large
+    // a body without a declared length is refused as soon as it grows too large, with an answer
+    // the learner can read (not a connection reset), even while the learner goes on sending
     expected = 8;
     const chunked = startUpload(started.port, { first: '1234' });
     chunked.req.write('56789');
-    await expect(chunked.status().catch((e: Error) => e.message)).resolves.not.toBe(202);
+    const more = setInterval(() => chunked.req.write('x'.repeat(1024)), 5);
+    try {
+      await expect(chunked.body()).resolves.toEqual({ statusCode: 413, code: 'upload-too-large', message: expect.stringContaining('8 bytes'), limitBytes: 8 });
+      await expect(chunked.status()).resolves.toBe(413);
+    } finally {
+      clearInterval(more);
+    }
     expect(run.received.map((r) => r.body)).toEqual(['12345678', '0123456789abcdef']);
+  });
+});
+
+describe('DataPlaneController with the learner’s DataPlaneClient', () => {
+  it('an update larger than the aggregator accepts is refused with a 413 the learner reads and reports clearly', async () => {
+    const run = new FakeRun();
+    const { app, port } = await startDataPlane(run, { maxBytes: 4096, concurrency: 1 });
+    try {
+      const client = new DataPlaneClient('learner-0', 5_000);
+      await expect(client.upload(`http://127.0.0.1:${port}/v1/tasks/t-1/uploads`, Buffer.alloc(100_000))).rejects.toThrow(
+        'the update is 100000 bytes, more than the 4096 bytes the aggregator accepts for it',
+      );
+      await client.upload(`http://127.0.0.1:${port}/v1/tasks/t-1/uploads`, Buffer.alloc(4096));
+      expect(run.received).toHaveLength(1);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { Controller, Get, HttpException, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { IncomingMessage } from 'node:http';
+import { DATA_PLANE_ERRORS, DATA_PLANE_ROUTES, DataPlaneErrorBody, DataPlaneErrorCode, LEARNER_ID_HEADER } from '@flops/contracts';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 import { TrainingRun } from '../training/training-run';
 import { UpdateRejectedError } from '../training/training-errors';
@@ -12,12 +13,21 @@ export interface UploadLimits {
   concurrency: number;
 }
 
+/** How long the rest of a refused upload is read and thrown away, so the learner can read the answer. */
+const LINGER_MS = 10_000;
+
+/** A refusal as the data plane contract (@flops/contracts) words it: a code, its status, a message. */
+export function refusal(code: DataPlaneErrorCode, message: string, extra: Partial<DataPlaneErrorBody> = {}): HttpException {
+  const status = DATA_PLANE_ERRORS[code];
+  return new HttpException({ statusCode: status, code, message, ...extra } satisfies DataPlaneErrorBody, status);
+}
+
 /**
  * The binary data path: learners download the global model and upload weights here, in the
  * tensor codec format. Uploads are read one bounded batch at a time, so however many learners
  * upload at once the aggregator holds at most `concurrency` updates besides the running sum.
  */
-@Controller('v1')
+@Controller()
 export class DataPlaneController {
   private readonly uploads: Semaphore;
 
@@ -28,18 +38,18 @@ export class DataPlaneController {
     this.uploads = new Semaphore(limits.concurrency);
   }
 
-  @Get('models/:version')
+  @Get(DATA_PLANE_ROUTES.model)
   model(@Param('version') version: string, @Res() res: Response): void {
     const bytes = this.guard(() => this.run.modelBytes(version));
     res.status(200).type(TENSORS_MEDIA_TYPE).setHeader('Content-Length', bytes.length);
     res.end(bytes);
   }
 
-  @Post('tasks/:taskId/uploads')
+  @Post(DATA_PLANE_ROUTES.upload)
   async upload(@Param('taskId') taskId: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const learnerId = req.header('x-flops-learner-id');
-    if (!learnerId) throw new HttpException('x-flops-learner-id header is required', 400);
-    if (!req.is(TENSORS_MEDIA_TYPE)) throw new HttpException(`Content-Type must be ${TENSORS_MEDIA_TYPE}`, 415);
+    const learnerId = req.header(LEARNER_ID_HEADER);
+    if (!learnerId) throw refusal('missing-learner-id', `${LEARNER_ID_HEADER} header is required`);
+    if (!req.is(TENSORS_MEDIA_TYPE)) throw refusal('wrong-media-type', `Content-Type must be ${TENSORS_MEDIA_TYPE}`);
     // Refuse what cannot be accepted before queueing for a slot, and again once we have one
     // (the task may have closed meanwhile): neither costs reading the body.
     this.guard(() => this.run.checkUpload(taskId, learnerId));
@@ -55,35 +65,44 @@ export class DataPlaneController {
     try {
       return work();
     } catch (error) {
-      if (error instanceof UpdateRejectedError) throw new HttpException(error.message, error.status);
+      if (error instanceof UpdateRejectedError) throw refusal(error.code, error.message);
       throw error;
     }
   }
 }
 
 /**
- * The request body, at most `maxBytes` (413 beyond). Iterating the stream, rather than waiting
- * for events, also rejects for a request that was destroyed before we got to it (the client went
- * away while queued for a slot), so the slot is always given back.
+ * The request body, at most `maxBytes` (413 beyond, as soon as it is known). The rest of a body
+ * that is too large is read and thrown away for a while rather than cut off, because a reset
+ * connection would lose the answer before the learner reads it. Iterating the stream, rather
+ * than waiting for events, also rejects for a request destroyed before we got to it (the client
+ * went away while queued for a slot), so the slot is always given back.
  */
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const tooLarge = (): HttpException => new HttpException(`upload larger than ${maxBytes} bytes`, 413);
+  const tooLarge = (): HttpException => {
+    discardRest(req);
+    return refusal('upload-too-large', `upload larger than ${maxBytes} bytes`, { limitBytes: maxBytes });
+  };
   if (Number(req.headers['content-length'] ?? NaN) > maxBytes) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > maxBytes) {
-        req.destroy();
-        throw tooLarge();
-      }
+      if (size > maxBytes) throw tooLarge();
       chunks.push(chunk);
     }
   } catch (error) {
     if (error instanceof HttpException) throw error;
     // The learner went away mid-upload: its fault, not ours (and nobody is left to answer).
-    throw new HttpException(`upload interrupted: ${error instanceof Error ? error.message : String(error)}`, 400);
+    throw refusal('upload-interrupted', `upload interrupted: ${error instanceof Error ? error.message : String(error)}`);
   }
   return Buffer.concat(chunks, size);
+}
+
+function discardRest(req: IncomingMessage): void {
+  const timer = setTimeout(() => req.destroy(), LINGER_MS);
+  timer.unref();
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }

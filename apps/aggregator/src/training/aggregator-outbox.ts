@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import {
   FINAL_MODEL_TAG,
   LearnerTask,
+  MAX_REASON_LENGTH,
   MODEL_ARTIFACT_TYPE,
   RoundCompleted,
   StoredModel,
@@ -46,7 +47,7 @@ export class AggregatorOutbox implements TrainingPorts {
   }
 
   trainingFailed(reason: string): Promise<void> {
-    return this.bus.publish(Topics.trainingFailed, this.projectId, { reason: reason.slice(0, 4000) });
+    return this.bus.publish(Topics.trainingFailed, this.projectId, { reason: reason.slice(0, MAX_REASON_LENGTH) });
   }
 
   /** The final model becomes an OCI artifact, addressed by digest. */

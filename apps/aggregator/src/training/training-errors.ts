@@ -1,10 +1,15 @@
-/** Why an upload is refused; the data plane maps each to an HTTP status. */
+import { DATA_PLANE_ERRORS, DataPlaneErrorCode } from '@flops/contracts';
+
+/** Why an upload or download is refused; the data plane answers with the code's HTTP status. */
 export class UpdateRejectedError extends Error {
+  readonly status: number;
+
   constructor(
-    readonly status: 400 | 409 | 410,
+    readonly code: DataPlaneErrorCode,
     message: string,
   ) {
     super(message);
+    this.status = DATA_PLANE_ERRORS[code];
   }
 }
 

@@ -726,3 +726,29 @@ describe('TrainingRun: stop', () => {
     expect(world.kinds()).toEqual(['init', 'fit1', 'stop']);
   });
 });
+
+describe('TrainingRun: FLT1 update metadata (the contract’s UpdateMeta)', () => {
+  it('refuses an update that says it is from another learner, for another round, or carries unknown keys', async () => {
+    const { world, run } = setup(aFleet(2), aSettings({ rounds: 1, learners: 2, roundTimeoutSeconds: 30 }));
+    world.script = (task) => (task.kind === 'fit' ? 'silent' : 'answer');
+    world.joinAll();
+    const done = run.run(DATA_URL);
+    const fit = await world.task('fit', 1);
+    const refusals = [
+      { numSamples: 10, learnerId: 'learner-1' },
+      { numSamples: 10, round: 7 },
+      { numSamples: 10, weight: 3 },
+      { numSamples: 10, learnerId: 'not an id' },
+    ].map((meta) => rejection(() => run.receiveUpload(fit.taskId, 'learner-0', anUpdate(INITIAL, meta))));
+    for (const refused of refusals) expect(refused).toMatchObject({ status: 400, code: 'invalid-update' });
+    expect(refusals.map((r) => r.message)).toEqual([
+      'the update is from learner-1, not learner-0',
+      'the update is for round 7, not 1',
+      expect.stringContaining('meta.weight'),
+      expect.stringContaining('meta.learnerId'),
+    ]);
+    run.receiveUpload(fit.taskId, 'learner-0', anUpdate(INITIAL, { learnerId: 'learner-0', round: 1, numSamples: 10, metrics: { loss: 1 } }));
+    run.stop();
+    await expect(done).resolves.toBe(true);
+  });
+});

@@ -3,11 +3,16 @@ import { randomUUID } from 'node:crypto';
 import {
   LearnerTask,
   LearnerTaskKind,
+  ModelMeta,
   RoundCompleted,
   StoredModel,
   TrainingCompleted,
   TrainingConfig,
+  UpdateMeta,
   cleanMetrics,
+  modelUrl,
+  uploadUrl,
+  validatePayload,
 } from '@flops/contracts';
 import { NamedTensor, TensorCodecError, decodeTensors, encodeTensors, sameLayout, tensorLayoutOf, TensorLayout } from '@flops/tensor-codec';
 import { AggregationError, WeightedAverage, weightedMean } from '../domain';
@@ -111,7 +116,7 @@ export class TrainingRun {
   /** The model learners download; only the current version is kept. */
   modelBytes(version: string): Buffer {
     if (!this.model || this.model.version !== version) {
-      throw new UpdateRejectedError(410, `model ${version} is not the current model (${this.model?.version ?? 'none yet'})`);
+      throw new UpdateRejectedError('model-not-current', `model ${version} is not the current model (${this.model?.version ?? 'none yet'})`);
     }
     return this.model.bytes;
   }
@@ -123,10 +128,10 @@ export class TrainingRun {
    */
   checkUpload(taskId: string, learnerId: string): number | undefined {
     const task = this.task;
-    if (!task || task.id !== taskId) throw new UpdateRejectedError(410, `task ${taskId} is not open`);
-    if (task.kind !== 'init' && task.kind !== 'fit') throw new UpdateRejectedError(409, `task ${taskId} takes no uploads`);
-    if (!task.selected.has(learnerId)) throw new UpdateRejectedError(409, `${learnerId} was not selected for task ${taskId}`);
-    if (task.answered.has(learnerId)) throw new UpdateRejectedError(409, `${learnerId} already answered task ${taskId}`);
+    if (!task || task.id !== taskId) throw new UpdateRejectedError('task-closed', `task ${taskId} is not open`);
+    if (task.kind !== 'init' && task.kind !== 'fit') throw new UpdateRejectedError('takes-no-uploads', `task ${taskId} takes no uploads`);
+    if (!task.selected.has(learnerId)) throw new UpdateRejectedError('not-selected', `${learnerId} was not selected for task ${taskId}`);
+    if (task.answered.has(learnerId)) throw new UpdateRejectedError('already-answered', `${learnerId} already answered task ${taskId}`);
     return task.kind === 'fit' && this.model ? this.model.bytes.length + UPLOAD_HEADER_MARGIN_BYTES : undefined;
   }
 
@@ -139,33 +144,30 @@ export class TrainingRun {
     try {
       ({ tensors, meta } = decodeTensors(bytes));
     } catch (error) {
-      throw new UpdateRejectedError(400, error instanceof TensorCodecError ? error.message : String(error));
+      throw new UpdateRejectedError('invalid-update', error instanceof TensorCodecError ? error.message : String(error));
     }
     if (task.kind === 'init') {
       const sum = new WeightedAverage(tensorLayoutOf(tensors));
       try {
         sum.add(tensors, 1); // the checks every update gets: a usable layout, no NaN or Infinity
       } catch (error) {
-        throw new UpdateRejectedError(400, error instanceof AggregationError ? error.message : String(error));
+        throw new UpdateRejectedError('invalid-update', error instanceof AggregationError ? error.message : String(error));
       }
       sum.reset();
       this.layout = sum.layout;
       this.sum = sum;
-      this.model = { version: 'r0', bytes: encodeTensors(tensors, { projectId: this.settings.projectId, round: 0 }) };
+      this.model = { version: 'r0', bytes: encodeTensors(tensors, { ...this.modelMeta(0) }) };
     } else {
-      const numSamples = meta.numSamples;
-      if (typeof numSamples !== 'number' || !Number.isInteger(numSamples) || numSamples < 1) {
-        throw new UpdateRejectedError(400, 'meta.numSamples must be a positive integer');
-      }
+      const { numSamples, metrics } = this.updateMeta(meta, learnerId, task.round);
       if (!this.layout || !sameLayout(this.layout, tensorLayoutOf(tensors))) {
-        throw new UpdateRejectedError(400, 'the update does not have the layout of the global model');
+        throw new UpdateRejectedError('invalid-update', 'the update does not have the layout of the global model');
       }
       try {
         this.sum!.add(tensors, numSamples);
       } catch (error) {
-        throw new UpdateRejectedError(400, error instanceof AggregationError ? error.message : String(error));
+        throw new UpdateRejectedError('invalid-update', error instanceof AggregationError ? error.message : String(error));
       }
-      this.fitResults.push({ learnerId, numSamples, metrics: cleanMetrics(meta.metrics) });
+      this.fitResults.push({ learnerId, numSamples, metrics: cleanMetrics(metrics) });
     }
     task.answered.add(learnerId);
     this.signal.notify();
@@ -173,6 +175,23 @@ export class TrainingRun {
 
   stop(): void {
     this.abort.abort();
+  }
+
+  /** The update's FLT1 metadata, checked against the contract: it must be about this learner and round. */
+  private updateMeta(meta: Record<string, unknown>, learnerId: string, round: number): UpdateMeta {
+    const { value, problems } = validatePayload(UpdateMeta, meta);
+    if (!value) throw new UpdateRejectedError('invalid-update', `invalid update metadata: ${problems.map((p) => `meta.${p}`).join('; ')}`);
+    if (value.learnerId !== undefined && value.learnerId !== learnerId) {
+      throw new UpdateRejectedError('invalid-update', `the update is from ${value.learnerId}, not ${learnerId}`);
+    }
+    if (value.round !== undefined && value.round !== round) {
+      throw new UpdateRejectedError('invalid-update', `the update is for round ${value.round}, not ${round}`);
+    }
+    return value;
+  }
+
+  private modelMeta(round: number): ModelMeta {
+    return { projectId: this.settings.projectId, round };
   }
 
   // ---- the loop -----------------------------------------------------------------------------
@@ -266,7 +285,7 @@ export class TrainingRun {
     this.dropSilent(task);
     this.model = {
       version: `r${round}`,
-      bytes: encodeTensors(this.sum!.result(), { projectId: this.settings.projectId, round }),
+      bytes: encodeTensors(this.sum!.result(), { ...this.modelMeta(round) }),
     };
     return this.fitResults;
   }
@@ -288,8 +307,8 @@ export class TrainingRun {
       kind,
       round,
       learnerIds: learners,
-      ...(urls.modelUrl ? { modelUrl: `${base}/v1/models/${this.model!.version}` } : {}),
-      ...(urls.uploadUrl ? { uploadUrl: `${base}/v1/tasks/${task.id}/uploads` } : {}),
+      ...(urls.modelUrl ? { modelUrl: modelUrl(base, this.model!.version) } : {}),
+      ...(urls.uploadUrl ? { uploadUrl: uploadUrl(base, task.id) } : {}),
       hyperparameters: this.settings.config.hyperparameters,
     });
     return task;

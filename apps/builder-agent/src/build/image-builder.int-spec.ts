@@ -10,10 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { BuildRequested, BuildSucceeded, LEARNER_RUNTIME_VERSION, ML_REPO_CONTRACT } from '@flops/contracts';
-import { RegistryClient, packDirectoryLayer, pullImageToDirectory } from '@flops/oci-registry';
+import { Connection } from 'mongoose';
+import { MongoBuiltImages, connectDatabase } from '@flops/models';
+import { RegistryClient, packDirectoryLayer, pullImageToDirectory, pushImage } from '@flops/oci-registry';
 import { exampleRepoCopy, infraEnv } from '@flops/testing';
 import { BuildError } from './build-errors';
 import { BuildReporter, ImageBuilder, imageTag } from './image-builder';
+
+// Builds clone, pack and push for real: on a loaded machine they take seconds, not milliseconds.
+jest.setTimeout(60_000);
 
 const RUN = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 const IMAGE_REPO = `flops-test/builder-${RUN}/digits`;
@@ -60,11 +65,13 @@ describe('ImageBuilder (real registry, real git)', () => {
   let work: string;
   let workDir: string;
   let builder: ImageBuilder;
+  let db: Connection;
+  let builtImages: MongoBuiltImages;
   const copies: { remove(): void }[] = [];
   const built = new Set<string>(); // digests to delete at the end
 
   const reporter = () => {
-    const started = jest.fn<Promise<void>, [string, string]>(() => Promise.resolve());
+    const started = jest.fn<Promise<void>, [string, string, string?]>(() => Promise.resolve());
     return { started, reporter: { started } satisfies BuildReporter };
   };
   const request = (repoUrl: string, ref?: string): BuildRequested => ({ repoUrl, imageRepository: IMAGE_REPO, ...(ref === undefined ? {} : { ref }) });
@@ -95,7 +102,9 @@ describe('ImageBuilder (real registry, real git)', () => {
     await registry.ping();
     work = mkdtempSync(join(tmpdir(), 'flops-builder-int-'));
     workDir = join(work, 'builder-work');
-    builder = new ImageBuilder(registry, { workDir, maxRepoBytes: 50 * 1024 * 1024, gitTimeoutMs: 30_000 });
+    db = await connectDatabase(infraEnv().MONGO_URL, `flops_int_builder_${RUN.replace(/-/g, '_')}`);
+    builtImages = new MongoBuiltImages(db);
+    builder = new ImageBuilder(registry, builtImages, { workDir, maxRepoBytes: 50 * 1024 * 1024, gitTimeoutMs: 30_000 });
   });
 
   afterEach(() => {
@@ -107,6 +116,51 @@ describe('ImageBuilder (real registry, real git)', () => {
     for (const digest of built) await registry.deleteManifest(IMAGE_REPO, digest).catch(() => undefined);
     for (const copy of copies) copy.remove();
     if (work) rmSync(work, { recursive: true, force: true });
+    if (db) {
+      await db.dropDatabase();
+      await db.close();
+    }
+  });
+
+  /** Someone with push rights replaces the image under `tag` with other content. */
+  const overwriteTag = async (tag: string): Promise<string> => {
+    const other = join(work, `forged-${randomBytes(3).toString('hex')}`);
+    mkdirSync(other);
+    writeFileSync(join(other, 'model.js'), 'module.exports.createModelManager = () => { throw new Error("substituted"); };\n');
+    const forged = await pushImage(registry, IMAGE_REPO, tag, { config: { config: {} }, layers: [await packDirectoryLayer(other)] });
+    built.add(forged.digest);
+    return forged.digest;
+  };
+
+  describe('an overwritten registry tag', () => {
+    it.each([
+      ['a plain directory', false],
+      ['a git repository', true],
+    ])('is no cache hit for %s: the image is rebuilt, the tag restored, and the reason reported', async (_, isGit) => {
+      const dir = example({ git: isGit });
+      const original = await build(request(dir), reporter().reporter);
+      const tag = tagOf(original.image);
+      const forged = await overwriteTag(tag);
+      expect(await registry.resolveTag(IMAGE_REPO, tag)).toBe(forged);
+
+      const again = reporter();
+      const result = await build(request(dir), again.reporter);
+      expect(result).toMatchObject({ cacheHit: false, image: original.image, digest: original.digest });
+      expect(await registry.resolveTag(IMAGE_REPO, tag)).toBe(original.digest);
+      expect(again.started).toHaveBeenCalledWith(original.image, original.sourceRevision, expect.stringContaining(`points at ${forged}`));
+
+      // and once rebuilt, it is a cache hit again
+      expect(await build(request(dir), reporter().reporter)).toMatchObject({ cacheHit: true, digest: original.digest });
+    });
+
+    it('an image this builder did not record is rebuilt rather than trusted', async () => {
+      const dir = example();
+      const original = await build(request(dir), reporter().reporter);
+      await db.collection('built_images').deleteMany({});
+      const again = reporter();
+      expect(await build(request(dir), again.reporter)).toMatchObject({ cacheHit: false, digest: original.digest });
+      expect(again.started).toHaveBeenCalledWith(original.image, original.sourceRevision, expect.stringContaining('was not built by FLOps here'));
+    });
   });
 
   describe('plain directory', () => {
@@ -126,7 +180,7 @@ describe('ImageBuilder (real registry, real git)', () => {
       expect(result.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(await registry.resolveTag(IMAGE_REPO, tagOf(result.image))).toBe(result.digest);
       expect(first.started).toHaveBeenCalledTimes(1);
-      expect(first.started).toHaveBeenCalledWith(result.image, revision);
+      expect(first.started).toHaveBeenCalledWith(result.image, revision, undefined);
       for (const ms of Object.values(result.durations)) expect(Number.isInteger(ms) && ms >= 0).toBe(true);
       expect(workDirEntries()).toEqual([]);
 
@@ -206,7 +260,7 @@ describe('ImageBuilder (real registry, real git)', () => {
     });
 
     it('a repo larger than maxRepoBytes fails in the build phase', async () => {
-      const small = new ImageBuilder(registry, { workDir, maxRepoBytes: 10_000, gitTimeoutMs: 30_000 });
+      const small = new ImageBuilder(registry, builtImages, { workDir, maxRepoBytes: 10_000, gitTimeoutMs: 30_000 });
       const { started, reporter: r } = reporter();
       const error = await small.build(request(example()), r).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BuildError);
@@ -229,7 +283,7 @@ describe('ImageBuilder (real registry, real git)', () => {
         image: `${registry.registryHost}/${IMAGE_REPO}:${head}${TAG_SUFFIX}`,
       });
       expect(first.started).toHaveBeenCalledTimes(1);
-      expect(first.started).toHaveBeenCalledWith(result.image, head);
+      expect(first.started).toHaveBeenCalledWith(result.image, head, undefined);
       expect(await registry.resolveTag(IMAGE_REPO, `${head}${TAG_SUFFIX}`)).toBe(result.digest);
 
       // the image holds the committed files, not .git
@@ -285,7 +339,7 @@ describe('ImageBuilder (real registry, real git)', () => {
       expect(first).toMatchObject({ cacheHit: false, sourceRevision: c1 });
       expect(tagOf(first.image)).toBe(`${c1}${TAG_SUFFIX}`);
       expect(first.digest).not.toBe(second.digest);
-      expect(byTag.started).toHaveBeenCalledWith(first.image, c1);
+      expect(byTag.started).toHaveBeenCalledWith(first.image, c1, undefined);
       expect(await build(request(dir, c1), reporter().reporter)).toMatchObject({ cacheHit: true, digest: first.digest });
       expect(await build(request(dir, 'refs/tags/v1'), reporter().reporter)).toMatchObject({ cacheHit: true, sourceRevision: c1 });
       git(dir, 'tag', 'v1-light', c1); // a lightweight tag points at the commit directly

@@ -1,13 +1,15 @@
 import { Logger } from '@nestjs/common';
 import { mkdir, rm } from 'node:fs/promises';
 import { BuildRequested, BuildSucceeded, LEARNER_RUNTIME_VERSION, ML_REPO_CONTRACT } from '@flops/contracts';
+import { BuiltImages } from '@flops/models';
 import { Layer, LayerTooLargeError, RegistryClient, formatImageReference, packDirectoryLayer, pushImage } from '@flops/oci-registry';
 import { BuildError } from './build-errors';
 import { checkRepoContract } from './repo-contract';
 import { ResolvedSource, checkout, resolveSource } from './source';
 
 export interface BuildReporter {
-  started(image: string, sourceRevision: string): Promise<void>;
+  /** A build began; `reason` says why when an image of that tag was in the registry but could not be trusted. */
+  started(image: string, sourceRevision: string, reason?: string): Promise<void>;
 }
 
 export interface ImageBuilderSettings {
@@ -22,7 +24,8 @@ const EXCLUDED = /(^|\/)(\.git|node_modules)(\/|$)/;
 /**
  * Turns an ML repo into a learner image in the registry without a container engine: the repo's
  * files become one reproducible layer, tagged by source revision and runtime version. An image
- * whose tag already exists is never built again.
+ * whose tag already exists is not built again, provided the tag still points at the manifest
+ * this builder recorded when it pushed it; an overwritten tag is rebuilt (and said so).
  */
 export class ImageBuilder {
   private readonly logger = new Logger(ImageBuilder.name);
@@ -31,6 +34,7 @@ export class ImageBuilder {
 
   constructor(
     private readonly registry: RegistryClient,
+    private readonly builtImages: BuiltImages,
     private readonly settings: ImageBuilderSettings,
   ) {}
 
@@ -43,11 +47,11 @@ export class ImageBuilder {
       // The commit is known before cloning, so a cache hit costs one registry lookup.
       const tag = imageTag(source.commit!);
       const cached = await timer.time('checkMs', () => this.cached(request.imageRepository, tag));
-      if (cached) return this.succeeded(request.imageRepository, tag, cached, source.commit!, true, timer);
+      if (cached.digest) return this.succeeded(request.imageRepository, tag, cached.digest, source.commit!, true, timer);
       return this.once(`${request.imageRepository}:${tag}`, () =>
         this.inCheckout(source, timer, async (dir) => {
           const layer = await timer.time('buildMs', () => this.checkAndPack(dir));
-          return this.push(request, tag, source.url, source.commit!, layer, reporter, timer);
+          return this.push(request, tag, source.url, source.commit!, layer, { reporter, reason: cached.distrusted }, timer);
         }),
       );
     }
@@ -58,8 +62,10 @@ export class ImageBuilder {
       const revision = `content-${layer.diffId.replace('sha256:', '').slice(0, 40)}`;
       const tag = imageTag(revision);
       const cached = await timer.time('checkMs', () => this.cached(request.imageRepository, tag));
-      if (cached) return this.succeeded(request.imageRepository, tag, cached, revision, true, timer);
-      return this.once(`${request.imageRepository}:${tag}`, () => this.push(request, tag, source.url, revision, layer, reporter, timer));
+      if (cached.digest) return this.succeeded(request.imageRepository, tag, cached.digest, revision, true, timer);
+      return this.once(`${request.imageRepository}:${tag}`, () =>
+        this.push(request, tag, source.url, revision, layer, { reporter, reason: cached.distrusted }, timer),
+      );
     });
   }
 
@@ -77,10 +83,23 @@ export class ImageBuilder {
     return this.pack(dir);
   }
 
-  private async cached(repo: string, tag: string): Promise<string | null> {
+  /**
+   * The digest of `repo:tag` if the registry has it and it is the manifest recorded when it was
+   * built; otherwise no digest, and why an image found under that tag is not trusted.
+   */
+  private async cached(repo: string, tag: string): Promise<{ digest?: string; distrusted?: string }> {
     const digest = await this.registry.resolveTag(repo, tag).catch(asPushError);
-    if (digest) this.logger.log(`cache hit: ${repo}:${tag}`);
-    return digest;
+    if (!digest) return {};
+    const built = await this.builtImages.digestOf(repo, tag);
+    if (built === digest) {
+      this.logger.log(`cache hit: ${repo}:${tag} (${digest})`);
+      return { digest };
+    }
+    const distrusted = built
+      ? `${repo}:${tag} points at ${digest}, not at the ${built} built for it: the tag was overwritten, rebuilding`
+      : `${repo}:${tag} (${digest}) was not built by FLOps here, so its content cannot be trusted: rebuilding`;
+    this.logger.warn(distrusted);
+    return { distrusted };
   }
 
   private succeeded(repo: string, tag: string, digest: string, revision: string, cacheHit: boolean, timer: PhaseTimer): BuildSucceeded {
@@ -112,10 +131,10 @@ export class ImageBuilder {
     sourceUrl: string,
     revision: string,
     layer: Layer,
-    reporter: BuildReporter,
+    report: { reporter: BuildReporter; reason?: string },
     timer: PhaseTimer,
   ): Promise<BuildSucceeded> {
-    await reporter.started(this.reference(request.imageRepository, tag), revision);
+    await report.reporter.started(this.reference(request.imageRepository, tag), revision, report.reason);
     const config = {
       architecture: 'amd64',
       os: 'linux',
@@ -134,6 +153,9 @@ export class ImageBuilder {
       pushImage(this.registry, request.imageRepository, tag, { config, layers: [layer] }).catch(asPushError),
     );
     this.logger.log(`pushed ${request.imageRepository}:${tag} (${result.digest}, uploaded ${result.uploaded.length} blob(s))`);
+    await this.builtImages
+      .record({ repository: request.imageRepository, tag, digest: result.digest, sourceRevision: revision })
+      .catch((error: unknown) => asPushError(new Error(`could not record the pushed image: ${String(error)}`)));
     return this.succeeded(request.imageRepository, tag, result.digest, revision, false, timer);
   }
 

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
-import { BuildRequested, Envelope, Topics, sharedSubscriptionFor } from '@flops/contracts';
+import { BuildRequested, Envelope, MAX_REASON_LENGTH, Topics, sharedSubscriptionFor } from '@flops/contracts';
 import { Message, MqttBus, MqttHandlers } from '@flops/messaging';
 import { BuildError } from '../build/build-errors';
 import { ImageBuilder } from '../build/image-builder';
@@ -24,7 +24,8 @@ export class BuildRequestsHandler {
     this.logger.log(`${projectId}: build requested for ${msg.payload.repoUrl}${msg.payload.ref ? `@${msg.payload.ref}` : ''}`);
     try {
       const result = await this.builder.build(msg.payload, {
-        started: (image, sourceRevision) => this.bus.publish(Topics.buildStarted, projectId, { image, sourceRevision }, messageId),
+        started: (image, sourceRevision, reason) =>
+          this.bus.publish(Topics.buildStarted, projectId, { image, sourceRevision, ...(reason ? { reason: reason.slice(0, MAX_REASON_LENGTH) } : {}) }, messageId),
       });
       await this.bus.publish(Topics.buildSucceeded, projectId, result, messageId);
     } catch (error) {
@@ -33,7 +34,7 @@ export class BuildRequestsHandler {
           ? { phase: error.phase, reason: error.message }
           : { phase: 'build' as const, reason: error instanceof Error ? error.message : String(error) };
       this.logger.warn(`${projectId}: build failed in ${failure.phase}: ${failure.reason}`);
-      await this.bus.publish(Topics.buildFailed, projectId, { ...failure, reason: failure.reason.slice(0, 4000) || 'unknown error' }, messageId);
+      await this.bus.publish(Topics.buildFailed, projectId, { ...failure, reason: failure.reason.slice(0, MAX_REASON_LENGTH) || 'unknown error' }, messageId);
     }
   }
 }

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LEARNER_ID_HEADER, STALE_TASK_ERRORS, isDataPlaneErrorBody } from '@flops/contracts';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 
 /**
- * The aggregator has moved past the task: its upload was answered 410 (task closed) or 409
- * "already answered" (a retried upload that had arrived), or its model is no longer served (410,
- * only the current model is). Nothing is wrong with this learner, so it is not a failure.
+ * The aggregator has moved past the task: it answered with one of the data plane's stale-task
+ * codes (task closed, a retried upload had already arrived, model superseded). Nothing is wrong
+ * with this learner, so it is not a failure.
  */
 export class StaleTaskError extends Error {}
 
@@ -21,10 +22,7 @@ export class DataPlaneClient {
   async download(url: string): Promise<Buffer> {
     if (this.cached?.url === url) return this.cached.bytes;
     const res = await this.withRetry(() => fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) }));
-    if (!res.ok) {
-      const message = `model download ${url} answered ${res.status}: ${await res.text()}`;
-      throw res.status === 410 ? new StaleTaskError(message) : new Error(message);
-    }
+    if (!res.ok) throw await refusalError(res, `model download ${url} answered ${res.status}`);
     const bytes = Buffer.from(await res.arrayBuffer());
     this.cached = { url, bytes };
     return bytes;
@@ -34,16 +32,19 @@ export class DataPlaneClient {
     const res = await this.withRetry(() =>
       fetch(url, {
         method: 'POST',
-        headers: { 'content-type': TENSORS_MEDIA_TYPE, 'x-flops-learner-id': this.learnerId },
+        headers: { 'content-type': TENSORS_MEDIA_TYPE, [LEARNER_ID_HEADER]: this.learnerId },
         body,
         signal: AbortSignal.timeout(this.timeoutMs),
       }),
     );
-    if (!res.ok) {
-      const text = await res.text();
-      const message = `upload to ${url} refused with ${res.status}: ${text}`;
-      throw res.status === 410 || (res.status === 409 && text.includes('already answered')) ? new StaleTaskError(message) : new Error(message);
-    }
+    if (res.ok) return;
+    const refused = await refusalError(res, `upload to ${url} refused with ${res.status}`);
+    throw refused.code === 'upload-too-large' && refused.limitBytes !== undefined
+      ? new Error(
+          `the update is ${body.length} bytes, more than the ${refused.limitBytes} bytes the aggregator accepts for it ` +
+            '(its FLOPS_MAX_UPLOAD_BYTES, or the size of the global model)',
+        )
+      : refused;
   }
 
   private async withRetry(request: () => Promise<Response>): Promise<Response> {
@@ -56,4 +57,18 @@ export class DataPlaneClient {
       }
     }
   }
+}
+
+/** The error for a refusal, read from the data plane's machine-readable body (its code decides, never its text). */
+async function refusalError(res: Response, what: string): Promise<Error & { code?: string; limitBytes?: number }> {
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (!isDataPlaneErrorBody(body)) return new Error(`${what}: ${text}`);
+  const error = STALE_TASK_ERRORS.has(body.code) ? new StaleTaskError(`${what}: ${body.message}`) : new Error(`${what}: ${body.message}`);
+  return Object.assign(error, { code: body.code, limitBytes: body.limitBytes });
 }

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { LearnerTask, ModelManager, cleanMetrics } from '@flops/contracts';
+import { InitialWeightsMeta, LearnerTask, MAX_REASON_LENGTH, ModelManager, UpdateMeta, cleanMetrics } from '@flops/contracts';
 import { decodeTensors, encodeTensors } from '@flops/tensor-codec';
 import { LearnerRole } from './learner-role';
 import { DataPlaneClient, StaleTaskError } from './data-plane.client';
@@ -74,15 +74,16 @@ export class TaskRunner extends LearnerRole {
       switch (task.kind) {
         case 'init': {
           const weights = await this.manager.getWeights();
-          await this.dataPlane.upload(required(task.uploadUrl, 'uploadUrl'), encodeTensors(weights, { learnerId: this.learnerId }));
+          const meta: InitialWeightsMeta = { learnerId: this.learnerId };
+          await this.dataPlane.upload(required(task.uploadUrl, 'uploadUrl'), encodeTensors(weights, { ...meta }));
           break;
         }
         case 'fit': {
           await this.loadModel(required(task.modelUrl, 'modelUrl'));
           const { numSamples, metrics } = await this.manager.fit({ round: task.round, hyperparameters: task.hyperparameters ?? {} });
           const weights = await this.manager.getWeights();
-          const meta = { learnerId: this.learnerId, round: task.round, numSamples, metrics: this.wireMetrics('fit', metrics) };
-          const update = encodeTensors(weights, meta);
+          const meta: UpdateMeta = { learnerId: this.learnerId, round: task.round, numSamples, metrics: this.wireMetrics('fit', metrics) };
+          const update = encodeTensors(weights, { ...meta });
           await this.dataPlane.upload(required(task.uploadUrl, 'uploadUrl'), update);
           break;
         }
@@ -104,7 +105,7 @@ export class TaskRunner extends LearnerRole {
       }
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.error(`${task.kind} round ${task.round} failed: ${reason}`);
-      await this.ports.failed(task.taskId, reason.slice(0, 4000)).catch(() => undefined);
+      await this.ports.failed(task.taskId, reason.slice(0, MAX_REASON_LENGTH)).catch(() => undefined);
     }
   }
 

@@ -5,6 +5,7 @@ import {
   IsArray,
   IsDefined,
   IsIn,
+  IsNumber,
   IsInt,
   IsOptional,
   IsString,
@@ -13,9 +14,10 @@ import {
   MaxLength,
   Min,
   MinLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { Hyperparameters, IsScalarRecord, STRATEGIES, StrategyName } from '@flops/contracts';
+import { DATA_TAG, Hyperparameters, IsScalarRecord, MAX_REASON_LENGTH, STRATEGIES, StrategyName, TRAINING_LIMITS as LIMITS } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
 
 export class RepoDto {
@@ -34,19 +36,19 @@ export class RepoDto {
 }
 
 export class TrainingDto {
-  @ApiProperty({ minimum: 1, maximum: 1000, example: 5 })
+  @ApiProperty({ type: 'integer', minimum: LIMITS.rounds.min, maximum: LIMITS.rounds.max, example: 5 })
   @IsInt()
-  @Min(1)
-  @Max(1000)
+  @Min(LIMITS.rounds.min)
+  @Max(LIMITS.rounds.max)
   rounds!: number;
 
-  @ApiProperty({ description: 'Learners to deploy', minimum: 1, maximum: 1000, example: 3 })
+  @ApiProperty({ type: 'integer', description: 'Learners to deploy', minimum: LIMITS.learners.min, maximum: LIMITS.learners.max, example: 3 })
   @IsInt()
-  @Min(1)
-  @Max(1000)
+  @Min(LIMITS.learners.min)
+  @Max(LIMITS.learners.max)
   learners!: number;
 
-  @ApiPropertyOptional({ description: 'Fewest updates a round accepts; defaults to all learners', minimum: 1 })
+  @ApiPropertyOptional({ type: 'integer', description: 'Fewest updates a round accepts; defaults to all learners', minimum: 1 })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -62,37 +64,39 @@ export class TrainingDto {
   @IsScalarRecord()
   hyperparameters?: Hyperparameters;
 
-  @ApiPropertyOptional({ type: [String], description: 'Data tags the learners load', example: ['digits'] })
+  @ApiPropertyOptional({ type: 'string', isArray: true, pattern: DATA_TAG.source, maxItems: LIMITS.dataTags.maxItems, description: 'Data tags the learners load', example: ['digits'] })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(50)
-  @Matches(/^[A-Za-z0-9._:-]{1,100}$/, { each: true, message: 'each data tag must be 1-100 letters, digits, ".", "_", ":" or "-"' })
+  @ArrayMaxSize(LIMITS.dataTags.maxItems)
+  @Matches(DATA_TAG, { each: true, message: 'each data tag must be 1-100 letters, digits, ".", "_", ":" or "-"' })
   dataTags?: string[];
 
-  @ApiPropertyOptional({ description: 'Seconds a round waits for updates', default: 300, minimum: 5 })
+  @ApiPropertyOptional({ type: 'integer', description: 'Seconds a round waits for updates', default: 300, minimum: LIMITS.roundTimeoutSeconds.min, maximum: LIMITS.roundTimeoutSeconds.max })
   @IsOptional()
   @IsInt()
-  @Min(5)
-  @Max(86_400)
+  @Min(LIMITS.roundTimeoutSeconds.min)
+  @Max(LIMITS.roundTimeoutSeconds.max)
   roundTimeoutSeconds?: number;
 
-  @ApiPropertyOptional({ description: 'Seed handed to the user code', default: 42 })
+  @ApiPropertyOptional({ type: 'integer', description: 'Seed handed to the user code', default: 42, minimum: LIMITS.seed.min, maximum: LIMITS.seed.max })
   @IsOptional()
   @IsInt()
-  @Min(0)
-  @Max(2 ** 31 - 1)
+  @Min(LIMITS.seed.min)
+  @Max(LIMITS.seed.max)
   seed?: number;
 }
 
 export class ResourcesDto {
-  @ApiPropertyOptional({ description: 'CPU cores per learner', example: 1 })
-  @IsOptional()
+  // Optional means absent: an explicit null is refused (IsOptional alone would let it through).
+  @ApiPropertyOptional({ type: 'number', description: 'CPU cores per learner', minimum: 0.1, maximum: 256, example: 1 })
+  @ValidateIf((_, value) => value !== undefined)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0.1)
   @Max(256)
   cpus?: number;
 
-  @ApiPropertyOptional({ description: 'Memory per learner in MiB', example: 1024 })
-  @IsOptional()
+  @ApiPropertyOptional({ type: 'integer', description: 'Memory per learner in MiB', minimum: 64, maximum: 1_048_576, example: 1024 })
+  @ValidateIf((_, value) => value !== undefined)
   @IsInt()
   @Min(64)
   @Max(1_048_576)
@@ -131,7 +135,7 @@ export class ListProjectsQuery {
   @IsIn(Object.values(ProjectState))
   state?: ProjectState;
 
-  @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 500 })
+  @ApiPropertyOptional({ type: 'integer', default: 50, minimum: 1, maximum: 500 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -139,7 +143,7 @@ export class ListProjectsQuery {
   @Max(500)
   limit?: number;
 
-  @ApiPropertyOptional({ default: 0, minimum: 0 })
+  @ApiPropertyOptional({ type: 'integer', default: 0, minimum: 0 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -148,9 +152,9 @@ export class ListProjectsQuery {
 }
 
 export class CancelProjectDto {
-  @ApiPropertyOptional({ example: 'wrong hyperparameters' })
+  @ApiPropertyOptional({ maxLength: MAX_REASON_LENGTH, example: 'wrong hyperparameters' })
   @IsOptional()
   @IsString()
-  @MaxLength(500)
+  @MaxLength(MAX_REASON_LENGTH)
   reason?: string;
 }

@@ -1,55 +1,224 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ProjectState } from '@flops/lifecycle';
-import type { DeploymentRecord, FailureRecord, HistoryEntry, ImageRecord, ModelRecord, ProjectRecord, RoundRecord } from '@flops/models';
-import type { MlRepoLocation, ResourceHints, TrainingConfig } from '@flops/contracts';
+import { DATA_TAG, Hyperparameters, STRATEGIES, StrategyName } from '@flops/contracts';
+import { PROJECT_STAGES, ProjectStage, ProjectState } from '@flops/lifecycle';
+import type { DeploymentRecord, HistoryEntry, ProjectRecord, RoundRecord } from '@flops/models';
+import { DEPLOYMENT_STATUSES, DeploymentStatus } from '@flops/models';
+
+// The API's answers, as classes the OpenAPI document is generated from, and the mappers that
+// build them from stored records field by field: nothing internal is passed through.
+
+const METRICS = { type: 'object', additionalProperties: { type: 'number' }, example: { accuracy: 0.91, loss: 0.28 } } as const;
+const DATE_TIME = { type: 'string', format: 'date-time' } as const;
+const STATES = Object.values(ProjectState);
+
+export class RepoView {
+  @ApiProperty({ example: 'https://github.com/you/digits.git' }) url!: string;
+  @ApiPropertyOptional({ example: 'main' }) ref?: string;
+}
+
+export class TrainingView {
+  @ApiProperty({ type: 'integer', minimum: 1 }) rounds!: number;
+  @ApiProperty({ type: 'integer', minimum: 1 }) learners!: number;
+  @ApiProperty({ type: 'integer', minimum: 1 }) minLearnersPerRound!: number;
+  @ApiProperty({ enum: STRATEGIES }) strategy!: StrategyName;
+  @ApiProperty({ type: 'object', additionalProperties: { oneOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }] } })
+  hyperparameters!: Hyperparameters;
+  @ApiProperty({ type: 'string', isArray: true, pattern: DATA_TAG.source }) dataTags!: string[];
+  @ApiProperty({ type: 'integer' }) roundTimeoutSeconds!: number;
+  @ApiProperty({ type: 'integer' }) seed!: number;
+}
+
+export class ResourcesView {
+  @ApiPropertyOptional({ type: 'number' }) cpus?: number;
+  @ApiPropertyOptional({ type: 'integer' }) memoryMiB?: number;
+}
+
+export class BuildDurationsView {
+  @ApiProperty({ type: 'integer' }) fetchMs!: number;
+  @ApiProperty({ type: 'integer' }) checkMs!: number;
+  @ApiProperty({ type: 'integer' }) buildMs!: number;
+  @ApiProperty({ type: 'integer' }) pushMs!: number;
+}
+
+export class ImageView {
+  @ApiProperty({ description: 'Image reference with its tag', example: '127.0.0.1:5000/flops/learners/digits:3f2a-tfjs-4' }) reference!: string;
+  @ApiProperty({ pattern: '^sha256:[a-f0-9]{64}$' }) digest!: string;
+  @ApiProperty({ description: 'Git commit, or content-<digest> for a plain directory' }) sourceRevision!: string;
+  @ApiProperty({ description: 'Found in the registry instead of built' }) cacheHit!: boolean;
+  @ApiProperty({ type: BuildDurationsView }) durations!: BuildDurationsView;
+}
+
+export class RoundView {
+  @ApiProperty({ type: 'integer', minimum: 1 }) round!: number;
+  @ApiProperty({ type: 'integer', description: 'Learners whose updates were averaged' }) learners!: number;
+  @ApiProperty({ type: 'integer' }) samples!: number;
+  @ApiProperty({ ...METRICS, description: 'Sample-weighted mean of the learners’ training metrics' }) trainMetrics!: Record<string, number>;
+  @ApiProperty({ ...METRICS, description: 'Sample-weighted mean of the learners’ evaluation of the new model' }) evalMetrics!: Record<string, number>;
+  @ApiProperty({ type: 'integer' }) durationMs!: number;
+  @ApiProperty(DATE_TIME) at!: string;
+}
+
+export const MODEL_AVAILABILITY = ['stored', 'missing', 'unknown'] as const;
+export type ModelAvailability = (typeof MODEL_AVAILABILITY)[number];
+
+export class ModelView {
+  @ApiProperty({ description: 'OCI reference of the model artifact, by digest' }) reference!: string;
+  @ApiProperty({ pattern: '^sha256:[a-f0-9]{64}$' }) digest!: string;
+  @ApiProperty({ type: 'integer' }) sizeBytes!: number;
+  @ApiPropertyOptional({
+    enum: MODEL_AVAILABILITY,
+    description: 'Only when one project is fetched: whether the artifact is still in the registry (unknown: the registry did not answer)',
+  })
+  availability?: ModelAvailability;
+}
+
+export class FailureView {
+  @ApiProperty({ enum: PROJECT_STAGES }) stage!: ProjectStage;
+  @ApiProperty() reason!: string;
+  @ApiProperty(DATE_TIME) at!: string;
+}
+
+export class HistoryEntryView {
+  @ApiProperty({ type: 'string', enum: [...STATES, null], nullable: true, description: 'null for the submission' }) from!: ProjectState | null;
+  @ApiProperty({ enum: STATES }) to!: ProjectState;
+  @ApiProperty(DATE_TIME) at!: string;
+  @ApiProperty({ description: 'What caused the change', example: 'build-succeeded' }) event!: string;
+  @ApiPropertyOptional() reason?: string;
+}
 
 /** A project as the API shows it. */
 export class ProjectView {
   @ApiProperty() id!: string;
   @ApiProperty() name!: string;
-  @ApiProperty({ enum: ProjectState }) state!: ProjectState;
-  @ApiProperty({ description: 'Increments on every change' }) version!: number;
-  @ApiProperty() repo!: MlRepoLocation;
-  @ApiProperty() training!: TrainingConfig;
-  @ApiProperty() resources!: ResourceHints;
-  @ApiPropertyOptional({ description: 'The learner image in the registry' }) image?: ImageRecord;
-  @ApiProperty({ description: 'Metrics of every finished round' }) rounds!: RoundRecord[];
-  @ApiPropertyOptional({ description: 'Metrics of the final model, e.g. accuracy' }) finalMetrics?: Record<string, number>;
-  @ApiPropertyOptional({ description: 'Where the trained model is stored' }) model?: ModelRecord;
-  @ApiPropertyOptional({ description: 'Stage and reason of a failure' }) failure?: FailureRecord;
-  @ApiProperty({ description: 'Every state change' }) history!: HistoryEntry[];
-  @ApiPropertyOptional({ description: 'When the current state times out' }) deadlineAt!: Date | null;
-  @ApiProperty() createdAt!: Date;
-  @ApiProperty() updatedAt!: Date;
+  @ApiProperty({ enum: STATES }) state!: ProjectState;
+  @ApiProperty({ type: 'integer', description: 'Increments on every change' }) version!: number;
+  @ApiProperty({ type: RepoView }) repo!: RepoView;
+  @ApiProperty({ type: TrainingView }) training!: TrainingView;
+  @ApiProperty({ type: ResourcesView }) resources!: ResourcesView;
+  @ApiPropertyOptional({ type: ImageView, description: 'The learner image in the registry' }) image?: ImageView;
+  @ApiProperty({ type: RoundView, isArray: true, description: 'Metrics of every finished round' }) rounds!: RoundView[];
+  @ApiPropertyOptional({ ...METRICS, description: 'Metrics of the final model' }) finalMetrics?: Record<string, number>;
+  @ApiPropertyOptional({ type: ModelView, description: 'Where the trained model is stored' }) model?: ModelView;
+  @ApiPropertyOptional({ type: FailureView, description: 'Stage and reason of a failure' }) failure?: FailureView;
+  @ApiProperty({ type: HistoryEntryView, isArray: true, description: 'Every state change, oldest first' }) history!: HistoryEntryView[];
+  @ApiProperty({ ...DATE_TIME, nullable: true, description: 'When the current state times out; null once the project ended' })
+  deadlineAt!: string | null;
+  @ApiProperty(DATE_TIME) createdAt!: string;
+  @ApiProperty(DATE_TIME) updatedAt!: string;
 }
 
 /** One component deployed for a project (aggregator or learner). */
 export class ComponentView {
   @ApiProperty({ example: 'learner-0' }) component!: string;
-  @ApiProperty({ enum: ['running', 'stopped', 'exited'] }) status!: string;
+  @ApiProperty({ enum: DEPLOYMENT_STATUSES }) status!: DeploymentStatus;
   @ApiProperty({ example: 'local' }) driver!: string;
   @ApiProperty() image!: string;
   @ApiPropertyOptional({ description: 'Where the driver keeps its log' }) logFile?: string;
-  @ApiPropertyOptional({ nullable: true }) exitCode?: number | null;
-  @ApiProperty() startedAt!: Date;
-  @ApiPropertyOptional() endedAt?: Date;
+  @ApiPropertyOptional({ type: 'integer', nullable: true }) exitCode?: number | null;
+  @ApiProperty(DATE_TIME) startedAt!: string;
+  @ApiPropertyOptional(DATE_TIME) endedAt?: string;
 }
 
 export class ProjectDetailView extends ProjectView {
-  @ApiProperty({ type: [ComponentView] }) components!: ComponentView[];
+  @ApiProperty({ type: ComponentView, isArray: true }) components!: ComponentView[];
 }
 
 export class ProjectListView {
-  @ApiProperty({ type: [ProjectView] }) items!: ProjectView[];
-  @ApiProperty() total!: number;
+  @ApiProperty({ type: ProjectView, isArray: true }) items!: ProjectView[];
+  @ApiProperty({ type: 'integer', description: 'Projects matching the filter, over all pages' }) total!: number;
+}
+
+/** What every refusal looks like. */
+export class ErrorView {
+  @ApiProperty({ type: 'integer', example: 400 }) statusCode!: number;
+  @ApiProperty({ example: 'Bad Request' }) error!: string;
+  @ApiProperty({
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+    description: 'What is wrong; for an invalid request, every offending field',
+  })
+  message!: string | string[];
+}
+
+const iso = (date: Date): string => new Date(date).toISOString();
+
+/** Only the fields present in `record` among `keys` (optional fields stay absent, not undefined). */
+function present<T extends object, K extends keyof T>(record: T, keys: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const key of keys) if (record[key] !== undefined && record[key] !== null) out[key] = record[key];
+  return out;
+}
+
+function toRoundView(r: RoundRecord): RoundView {
+  return {
+    round: r.round,
+    learners: r.learners,
+    samples: r.samples,
+    trainMetrics: { ...r.trainMetrics },
+    evalMetrics: { ...r.evalMetrics },
+    durationMs: r.durationMs,
+    at: iso(r.at),
+  };
+}
+
+function toHistoryEntryView(h: HistoryEntry): HistoryEntryView {
+  return { from: h.from ?? null, to: h.to, at: iso(h.at), event: h.event, ...present(h, ['reason']) };
 }
 
 export function toProjectView(record: ProjectRecord): ProjectView {
-  const { _id, ...rest } = record;
-  return { id: _id, ...rest };
+  const { training: t, image, model, failure } = record;
+  return {
+    id: record._id,
+    name: record.name,
+    state: record.state,
+    version: record.version,
+    repo: { url: record.repo.url, ...present(record.repo, ['ref']) },
+    training: {
+      rounds: t.rounds,
+      learners: t.learners,
+      minLearnersPerRound: t.minLearnersPerRound,
+      strategy: t.strategy,
+      hyperparameters: { ...t.hyperparameters },
+      dataTags: [...t.dataTags],
+      roundTimeoutSeconds: t.roundTimeoutSeconds,
+      seed: t.seed,
+    },
+    resources: present(record.resources ?? {}, ['cpus', 'memoryMiB']),
+    ...(image
+      ? {
+          image: {
+            reference: image.reference,
+            digest: image.digest,
+            sourceRevision: image.sourceRevision,
+            cacheHit: image.cacheHit,
+            durations: {
+              fetchMs: image.durations.fetchMs,
+              checkMs: image.durations.checkMs,
+              buildMs: image.durations.buildMs,
+              pushMs: image.durations.pushMs,
+            },
+          },
+        }
+      : {}),
+    rounds: record.rounds.map(toRoundView),
+    ...(record.finalMetrics ? { finalMetrics: { ...record.finalMetrics } } : {}),
+    ...(model ? { model: { reference: model.reference, digest: model.digest, sizeBytes: model.sizeBytes } } : {}),
+    ...(failure ? { failure: { stage: failure.stage, reason: failure.reason, at: iso(failure.at) } } : {}),
+    history: record.history.map(toHistoryEntryView),
+    deadlineAt: record.deadlineAt ? iso(record.deadlineAt) : null,
+    createdAt: iso(record.createdAt),
+    updatedAt: iso(record.updatedAt),
+  };
 }
 
 export function toComponentView(record: DeploymentRecord): ComponentView {
-  const { component, status, driver, image, logFile, exitCode, startedAt, endedAt } = record;
-  return { component, status, driver, image, logFile, exitCode, startedAt, endedAt };
+  return {
+    component: record.component,
+    status: record.status,
+    driver: record.driver,
+    image: record.image,
+    ...present(record, ['logFile']),
+    exitCode: record.exitCode ?? null,
+    startedAt: iso(record.startedAt),
+    ...(record.endedAt ? { endedAt: iso(record.endedAt) } : {}),
+  };
 }

@@ -3,6 +3,7 @@ import type { TopicDef } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
 import type { MqttBus } from '@flops/messaging';
 import type { DeploymentStore, NewProject, ProjectRecord, ProjectStore } from '@flops/models';
+import type { RegistryClient } from '@flops/oci-registry';
 import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError } from './project-errors';
 import type { CreateProjectDto } from './project.dto';
 import { ProjectsService } from './projects.service';
@@ -97,12 +98,22 @@ class FakeBus {
   }
 }
 
+class FakeRegistry {
+  manifests = new Set<string>();
+  reachable = true;
+  async resolveTag(repository: string, ref: string): Promise<string | null> {
+    if (!this.reachable) throw new Error('registry unreachable');
+    return this.manifests.has(`${repository}@${ref}`) ? ref : null;
+  }
+}
+
 function setup() {
   const store = new FakeStore();
   const bus = new FakeBus();
   const deployments = { forProject: async () => [] } as unknown as DeploymentStore;
-  const service = new ProjectsService(store as unknown as ProjectStore, deployments, bus as unknown as MqttBus);
-  return { service, store, bus };
+  const registry = new FakeRegistry();
+  const service = new ProjectsService(store as unknown as ProjectStore, deployments, bus as unknown as MqttBus, registry as unknown as RegistryClient);
+  return { service, store, bus, registry };
 }
 
 const request = (training: Partial<CreateProjectDto['training']> = {}): CreateProjectDto => ({
@@ -150,5 +161,22 @@ describe('ProjectsService', () => {
     await expect(service.cancel('p0', {})).rejects.toBeInstanceOf(ProjectNotFoundError);
     await expect(service.get('p0')).rejects.toBeInstanceOf(ProjectNotFoundError);
     expect(bus.published).toHaveLength(1);
+  });
+});
+
+describe('ProjectsService: the stored model', () => {
+  it('shows whether the model is still in the registry, and unknown when the registry does not answer', async () => {
+    const { service, store, registry } = setup();
+    const view = await service.create(request());
+    const digest = `sha256:${'c'.repeat(64)}`;
+    const model = { reference: `127.0.0.1:5000/flops/models/${view.id}@${digest}`, digest, sizeBytes: 10 };
+    store.records.set(view.id, { ...store.records.get(view.id)!, state: ProjectState.COMPLETED, model });
+
+    registry.manifests.add(`flops/models/${view.id}@${digest}`);
+    expect((await service.get(view.id)).model).toEqual({ ...model, availability: 'stored' });
+    registry.manifests.clear();
+    expect((await service.get(view.id)).model).toEqual({ ...model, availability: 'missing' });
+    registry.reachable = false;
+    expect((await service.get(view.id)).model).toEqual({ ...model, availability: 'unknown' });
   });
 });

@@ -3,10 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { Topics, TrainingConfig, repoSlug } from '@flops/contracts';
 import { ProjectState, isTerminal } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
-import { DeploymentStore, ProjectStore } from '@flops/models';
+import { DeploymentStore, ModelRecord, ProjectStore } from '@flops/models';
+import { RegistryClient, parseImageReference } from '@flops/oci-registry';
 import { CancelProjectDto, CreateProjectDto, ListProjectsQuery } from './project.dto';
 import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError } from './project-errors';
-import { ProjectDetailView, ProjectListView, ProjectView, toComponentView, toProjectView } from './project.view';
+import { ModelAvailability, ProjectDetailView, ProjectListView, ProjectView, toComponentView, toProjectView } from './project.view';
 
 const DEFAULT_ROUND_TIMEOUT_SECONDS = 300;
 const DEFAULT_SEED = 42;
@@ -20,6 +21,7 @@ export class ProjectsService {
     private readonly store: ProjectStore,
     private readonly deployments: DeploymentStore,
     private readonly bus: MqttBus,
+    private readonly registry: RegistryClient,
   ) {}
 
   async create(request: CreateProjectDto): Promise<ProjectView> {
@@ -42,11 +44,24 @@ export class ProjectsService {
     return toProjectView(project);
   }
 
-  /** The project with the components deployed for it. */
+  /** The project with the components deployed for it, and whether its model is still in the registry. */
   async get(id: string): Promise<ProjectDetailView> {
     const [project, components] = await Promise.all([this.store.get(id), this.deployments.forProject(id)]);
     if (!project) throw new ProjectNotFoundError(id);
-    return { ...toProjectView(project), components: components.map(toComponentView) };
+    const view = toProjectView(project);
+    if (view.model && project.model) view.model.availability = await this.availability(project.model);
+    return { ...view, components: components.map(toComponentView) };
+  }
+
+  /** A stored model can disappear (deleted, registry wiped): ask the registry for its manifest. */
+  private async availability(model: ModelRecord): Promise<ModelAvailability> {
+    try {
+      const { repository } = parseImageReference(model.reference);
+      return (await this.registry.resolveTag(repository, model.digest)) ? 'stored' : 'missing';
+    } catch (error) {
+      this.logger.warn(`could not check model ${model.reference} in the registry: ${String(error)}`);
+      return 'unknown';
+    }
   }
 
   async list(query: ListProjectsQuery): Promise<ProjectListView> {

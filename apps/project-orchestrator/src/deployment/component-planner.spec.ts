@@ -2,7 +2,8 @@ import { loadConfig } from '@flops/config';
 import { TrainingConfig } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
 import { ImageRecord } from '@flops/models';
-import { AggregatorConfig, parseTrainingConfig } from '../../../aggregator/src/config';
+import { COMPONENT_TUNING, trainingConfigOf } from '@flops/contracts';
+import { AggregatorConfig } from '../../../aggregator/src/config';
 import { LearnerConfig } from '../../../learner/src/config';
 import * as fixtures from '../lifecycle/testing/fixtures';
 import { ComponentPlanner, PlannerSettings } from './component-planner';
@@ -106,12 +107,9 @@ describe('ComponentPlanner.plan', () => {
         FLOPS_REGISTRY_URL: 'http://registry.test:5000',
         FLOPS_LOG_LEVEL: 'debug',
         FLOPS_LEARNER_ID: `learner-${index}`,
+        FLOPS_TRAINING_CONFIG: JSON.stringify(project.training),
         FLOPS_LEARNER_INDEX: String(index),
-        FLOPS_LEARNER_COUNT: '3',
         FLOPS_LEARNER_IMAGE: pinned,
-        FLOPS_DATA_TAGS: 'mnist,non-iid',
-        FLOPS_SEED: '7',
-        FLOPS_HYPERPARAMETERS: JSON.stringify(project.training.hyperparameters),
         FLOPS_LEARNER_IDLE_TIMEOUT_SECONDS: String(Math.max(900, 4 * project.training.roundTimeoutSeconds + 60)),
       });
     });
@@ -124,11 +122,6 @@ describe('ComponentPlanner.plan', () => {
       expect(learner.image).toBe(`other.test/ns/learners/x@sha256:${'e'.repeat(64)}`);
       expect(learner.env.FLOPS_LEARNER_IMAGE).toBe(learner.image);
     }
-  });
-
-  it('passes no data tags as an empty string', () => {
-    const [, learner] = planner.plan(aProject({ training: aTrainingConfig({ dataTags: [] }) }));
-    expect(learner.env.FLOPS_DATA_TAGS).toBe('');
   });
 
   it('throws when no learner image is recorded', () => {
@@ -156,15 +149,23 @@ describe('ComponentPlanner.plan', () => {
 
     const aggregatorConfig = loadConfig(AggregatorConfig, aggregator.env);
     expect(aggregatorConfig.FLOPS_PROJECT_ID).toBe('pA1B2c3D4e5F6a7B8');
-    expect(parseTrainingConfig(aggregatorConfig.FLOPS_TRAINING_CONFIG)).toEqual(aTrainingConfig());
+    expect(trainingConfigOf(aggregatorConfig)).toEqual(aTrainingConfig());
 
     learners.forEach((learner, index) => {
       const config = loadConfig(LearnerConfig, learner.env);
       expect(config.FLOPS_LEARNER_INDEX).toBe(index);
-      expect(config.FLOPS_LEARNER_COUNT).toBe(3);
-      expect(config.FLOPS_SEED).toBe(7);
       expect(config.FLOPS_LEARNER_ID).toBe(`learner-${index}`);
+      // one training configuration, read the same way by every component
+      expect(trainingConfigOf(config)).toEqual(trainingConfigOf(aggregatorConfig));
     });
+  });
+
+  it('sets only variables the components declare, and never the machine-wide tuning the driver passes on', () => {
+    const [aggregator, learner] = planner.plan(aProject());
+    const declared = (config: object) => Object.keys(config);
+    expect(declared(loadConfig(AggregatorConfig, aggregator.env))).toEqual(expect.arrayContaining(Object.keys(aggregator.env)));
+    expect(declared(loadConfig(LearnerConfig, learner.env))).toEqual(expect.arrayContaining(Object.keys(learner.env)));
+    for (const variable of COMPONENT_TUNING) expect([...Object.keys(aggregator.env), ...Object.keys(learner.env)]).not.toContain(variable);
   });
 });
 

@@ -1,4 +1,4 @@
-import { learnerImageRepository } from '@flops/contracts';
+import { AggregatorPlan, LearnerPlan, LogLevel, learnerImageRepository } from '@flops/contracts';
 import { formatImageReference, parseImageReference } from '@flops/oci-registry';
 import { ProjectRecord } from '@flops/models';
 import { ComponentSpec } from './deployment-driver';
@@ -9,7 +9,7 @@ export interface PlannerSettings {
   registryNamespace: string;
   /** Version of the FLOps runtime images (aggregator, learner runtime). */
   runtimeVersion: string;
-  logLevel: string;
+  logLevel: LogLevel;
 }
 
 /** Decides which components a project needs and how each is configured. Pure. */
@@ -26,13 +26,15 @@ export class ComponentPlanner {
 
   plan(project: ProjectRecord): ComponentSpec[] {
     if (!project.image) throw new Error('no learner image recorded for the project');
+    const { training } = project;
+    // The environment contract (@flops/contracts): a variable added there must be set here.
     const common = {
       FLOPS_PROJECT_ID: project._id,
       FLOPS_MQTT_URL: this.settings.mqttUrl,
       FLOPS_REGISTRY_URL: this.settings.registryUrl,
       FLOPS_LOG_LEVEL: this.settings.logLevel,
+      FLOPS_TRAINING_CONFIG: JSON.stringify(training),
     };
-    const { training } = project;
     // Learners pull the exact image the builder reported, by digest: a moved tag cannot change it.
     const learnerImage = formatImageReference({ ...parseImageReference(project.image.reference), tag: undefined, digest: project.image.digest });
     const roundSeconds = training.roundTimeoutSeconds;
@@ -45,10 +47,9 @@ export class ComponentPlanner {
       resources: {},
       env: {
         ...common,
-        FLOPS_TRAINING_CONFIG: JSON.stringify(training),
         FLOPS_MODEL_REPOSITORY: this.modelRepository(project),
         FLOPS_JOIN_TIMEOUT_SECONDS: String(roundSeconds),
-      },
+      } satisfies AggregatorPlan,
     };
     const learners = Array.from({ length: training.learners }, (_, index): ComponentSpec => ({
       projectId: project._id,
@@ -60,14 +61,10 @@ export class ComponentPlanner {
         ...common,
         FLOPS_LEARNER_ID: `learner-${index}`,
         FLOPS_LEARNER_INDEX: String(index),
-        FLOPS_LEARNER_COUNT: String(training.learners),
         FLOPS_LEARNER_IMAGE: learnerImage,
-        FLOPS_DATA_TAGS: training.dataTags.join(','),
-        FLOPS_SEED: String(training.seed),
-        FLOPS_HYPERPARAMETERS: JSON.stringify(training.hyperparameters),
         // Waiting for slow peers is not idleness: a learner may wait a whole round plus evaluation.
         FLOPS_LEARNER_IDLE_TIMEOUT_SECONDS: String(Math.max(900, 4 * roundSeconds + 60)),
-      },
+      } satisfies LearnerPlan,
     }));
     return [aggregator, ...learners];
   }

@@ -1,8 +1,8 @@
 /**
  * LocalProcessDriver with real processes and the real database (FerretDB from tools/infra.sh).
  *
- * The driver runs `node -r @swc-node/register apps/<kind>/src/main.ts` in its workspace root; here
- * that root is a temporary directory holding a fake component program (plain JS in a .ts file)
+ * The driver runs the compiled app (`node dist/apps/<kind>/main.cjs`) in its workspace root; here
+ * that root is a temporary directory holding a fake component program
  * whose behaviour is chosen by FAKE_MODE in the component's env:
  *   sleep      logs, shuts down cleanly on SIGTERM, otherwise runs forever
  *   stubborn   ignores SIGTERM and has a grandchild `sleep 1000`
@@ -12,16 +12,16 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { Connection } from 'mongoose';
 import { DeploymentModel, DeploymentRecord, connectDatabase, deploymentModel } from '@flops/models';
 import { WORKSPACE_ROOT, infraEnv } from '@flops/testing';
 import { ComponentExit, ComponentKind, ComponentSpec } from './deployment-driver';
-import { INHERITED_ENV, LocalDriverSettings, LocalProcessDriver, isAlive, processStartTicks } from './local-process.driver';
+import { COMPONENT_ENTRY, INHERITED_ENV, LocalDriverSettings, LocalProcessDriver, isAlive, processStartTicks } from './local-process.driver';
 
 const RUN = randomBytes(5).toString('hex');
 const DB_NAME = `flops_int_driver_${RUN}`;
@@ -144,13 +144,11 @@ describe('LocalProcessDriver (real processes, real database)', () => {
     model = deploymentModel(connection);
     await model.init();
     root = mkdtempSync(join(tmpdir(), 'flops-driver-int-'));
-    for (const kind of ['aggregator', 'learner']) {
-      mkdirSync(join(root, 'apps', kind, 'src'), { recursive: true });
-      writeFileSync(join(root, 'apps', kind, 'src', 'main.ts'), FAKE_COMPONENT);
+    for (const kind of ['aggregator', 'learner'] as const) {
+      mkdirSync(dirname(join(root, COMPONENT_ENTRY[kind])), { recursive: true });
+      writeFileSync(join(root, COMPONENT_ENTRY[kind]), FAKE_COMPONENT);
     }
     mkdirSync(join(root, 'ready'));
-    // `-r @swc-node/register` resolves from the cwd, i.e. the workspace root
-    symlinkSync(join(WORKSPACE_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
     settings = { workspaceRoot: root, dataDir: join(root, 'data'), stopTimeoutMs: STOP_TIMEOUT_MS, pollIntervalMs: 100 };
     driver = new LocalProcessDriver(model, settings);
     drivers.push(driver);

@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { COMPONENT_TUNING } from '@flops/contracts';
 import { DeploymentModel, DeploymentRecord } from '@flops/models';
 import { ComponentExit, ComponentKind, ComponentSpec, DeploymentDriver } from './deployment-driver';
 
@@ -17,10 +18,10 @@ export interface LocalDriverSettings {
   pollIntervalMs?: number;
 }
 
-/** The app each component kind runs; the local driver runs FLOps's own apps from source. */
-const ENTRY: Record<ComponentKind, string> = {
-  aggregator: 'apps/aggregator/src/main.ts',
-  learner: 'apps/learner/src/main.ts',
+/** The app each component kind runs: FLOps's own apps, compiled by `nx build` (relative to the workspace root). */
+export const COMPONENT_ENTRY: Record<ComponentKind, string> = {
+  aggregator: 'dist/apps/aggregator/main.cjs',
+  learner: 'dist/apps/learner/main.cjs',
 };
 
 /**
@@ -35,12 +36,7 @@ export const INHERITED_ENV = [
   'TMPDIR',
   'NODE_OPTIONS',
   'NO_COLOR',
-  'FLOPS_CACHE_DIR',
-  'FLOPS_UPLOAD_CONCURRENCY',
-  'FLOPS_MAX_UPLOAD_BYTES',
-  'FLOPS_AGGREGATOR_HOST',
-  'FLOPS_AGGREGATOR_ADVERTISE_HOST',
-  'FLOPS_LEARNER_JOIN_RETRY_MS',
+  ...COMPONENT_TUNING,
 ];
 
 /**
@@ -74,6 +70,8 @@ export class LocalProcessDriver extends DeploymentDriver {
       this.logger.log(`${id} already running (pid ${existing.handle.pid})`);
       return;
     }
+    const entry = resolve(this.settings.workspaceRoot, COMPONENT_ENTRY[spec.kind]);
+    if (!existsSync(entry)) throw new Error(`${entry} does not exist: build the apps first (npx nx run-many -t build)`);
     const logDir = resolve(this.settings.dataDir, 'projects', spec.projectId);
     mkdirSync(logDir, { recursive: true });
     const logFile = join(logDir, `${spec.component}.log`);
@@ -83,7 +81,7 @@ export class LocalProcessDriver extends DeploymentDriver {
     Object.assign(env, spec.env);
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, ['-r', '@swc-node/register', ENTRY[spec.kind]], {
+      child = spawn(process.execPath, [entry], {
         cwd: this.settings.workspaceRoot,
         env,
         detached: true, // its own process group: undeploy stops the component and anything it spawned

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Topics } from '@flops/contracts';
+import { MAX_REASON_LENGTH, Topics } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
 import { ProjectRecord } from '@flops/models';
@@ -15,7 +15,8 @@ export class StateChangePublisher {
       to: project.state,
       version: project.version,
       at: new Date().toISOString(),
-      ...(reason ? { reason } : {}),
+      // Reasons come from components and errors; the contract bounds what the wire carries.
+      ...(reason ? { reason: reason.slice(0, MAX_REASON_LENGTH) } : {}),
     });
   }
 }

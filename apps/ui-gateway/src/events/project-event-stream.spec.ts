@@ -148,3 +148,53 @@ describe('ProjectEventStream', () => {
     expect(() => new ProjectEventStream({ eventsPerProject: 1, projects: 0 })).toThrow();
   });
 });
+
+describe('ProjectEventStream: replay bounded in bytes', () => {
+  /** A state event with a reason of `size` characters. */
+  function bulky(projectId: string, size: number): [string, ProjectEvent] {
+    seq += 1;
+    return [
+      `m${seq}`,
+      {
+        projectId,
+        type: 'projectStateChanged',
+        at: new Date(Date.UTC(2025, 0, 1, 0, 0, seq)).toISOString(),
+        payload: { from: ProjectState.TRAINING, to: ProjectState.FAILED, version: seq, at: new Date().toISOString(), reason: 'x'.repeat(size) },
+      },
+    ];
+  }
+
+  it('keeps at most `bytes` of events however many projects and events arrive, forgetting the oldest first', () => {
+    const limits = { eventsPerProject: 200, projects: 1000, bytes: 100_000 };
+    const stream = new ProjectEventStream(limits);
+    const live = collect(stream.all());
+    for (let i = 0; i < 300; i++) stream.publish(...bulky(`p${i % 7}`, 4_000));
+
+    expect(live.seen).toHaveLength(300); // watchers get every event live
+    expect(stream.retainedBytes()).toBeLessThanOrEqual(limits.bytes);
+    const kept = stream.projects().flatMap((p) => stream.history(p));
+    expect(kept.length).toBeGreaterThan(limits.bytes / 5_000 - 2);
+    // the retained bytes are what the kept events take
+    expect(stream.retainedBytes()).toBe(kept.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e.event)), 0));
+    // and they are the newest ones
+    const newest = Math.max(...kept.map((e) => Number(e.id.slice(1))));
+    expect(Math.min(...kept.map((e) => Number(e.id.slice(1))))).toBe(newest - kept.length + 1);
+  });
+
+  it('keeps no history of an event larger than the whole budget, but still streams it', () => {
+    const stream = new ProjectEventStream({ eventsPerProject: 10, projects: 10, bytes: 1_000 });
+    const watcher = collect(stream.project('p1'));
+    stream.publish(...bulky('p1', 5_000));
+    expect(watcher.seen).toHaveLength(1);
+    expect(stream.history('p1')).toEqual([]);
+    expect(stream.retainedBytes()).toBe(0);
+  });
+
+  it('gives bytes back when events or projects are forgotten by count', () => {
+    const stream = new ProjectEventStream({ eventsPerProject: 2, projects: 1, bytes: 1_000_000 });
+    for (let i = 0; i < 5; i++) stream.publish(...bulky('p1', 100));
+    stream.publish(...bulky('p2', 100));
+    expect(stream.projects()).toEqual(['p2']);
+    expect(stream.retainedBytes()).toBe(stream.history('p2').reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e.event)), 0));
+  });
+});

@@ -1,9 +1,10 @@
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, IsUrl, MaxLength, Min, MinLength } from 'class-validator';
+import { MAX_ID_LENGTH, MAX_REASON_LENGTH } from '../patterns';
 import { IsMetrics, IsScalarRecord } from '../validators';
 
 /** learner → aggregator: this learner is up and has loaded the user's code. */
 export class LearnerJoined {
-  @IsString() @MinLength(1) @MaxLength(200) learnerId!: string;
+  @IsString() @MinLength(1) @MaxLength(MAX_ID_LENGTH) learnerId!: string;
   @IsInt() @Min(0) partitionIndex!: number;
 }
 
@@ -16,10 +17,10 @@ export type LearnerTaskKind = (typeof LEARNER_TASK_KINDS)[number];
  * `evaluate` for metrics of that model, `stop` ends the learner.
  */
 export class LearnerTask {
-  @IsString() @MinLength(1) taskId!: string;
+  @IsString() @MinLength(1) @MaxLength(MAX_ID_LENGTH) taskId!: string;
   @IsIn(LEARNER_TASK_KINDS) kind!: LearnerTaskKind;
   @IsInt() @Min(0) round!: number;
-  @IsArray() @ArrayMaxSize(100_000) @IsString({ each: true }) learnerIds!: string[];
+  @IsArray() @ArrayMaxSize(100_000) @IsString({ each: true }) @MaxLength(MAX_ID_LENGTH, { each: true }) learnerIds!: string[];
   @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) modelUrl?: string;
   @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) uploadUrl?: string;
   @IsOptional() @IsScalarRecord() hyperparameters?: Record<string, number | string | boolean>;
@@ -27,8 +28,8 @@ export class LearnerTask {
 
 /** learner → aggregator: metrics of the model an `evaluate` task named. */
 export class LearnerEvaluated {
-  @IsString() @MinLength(1) taskId!: string;
-  @IsString() @MinLength(1) learnerId!: string;
+  @IsString() @MinLength(1) @MaxLength(MAX_ID_LENGTH) taskId!: string;
+  @IsString() @MinLength(1) @MaxLength(MAX_ID_LENGTH) learnerId!: string;
   @IsInt() @Min(0) round!: number;
   @IsInt() @Min(0) numSamples!: number;
   @IsMetrics() metrics!: Record<string, number>;
@@ -36,7 +37,7 @@ export class LearnerEvaluated {
 
 /** learner → aggregator: a task could not be done (user code threw, download failed, …). */
 export class LearnerFailed {
-  @IsString() @MinLength(1) learnerId!: string;
-  @IsOptional() @IsString() taskId?: string;
-  @IsString() @MinLength(1) @MaxLength(4000) reason!: string;
+  @IsString() @MinLength(1) @MaxLength(MAX_ID_LENGTH) learnerId!: string;
+  @IsOptional() @IsString() @MaxLength(MAX_ID_LENGTH) taskId?: string;
+  @IsString() @MinLength(1) @MaxLength(MAX_REASON_LENGTH) reason!: string;
 }

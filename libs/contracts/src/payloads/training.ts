@@ -1,15 +1,16 @@
 import { ArrayMaxSize, IsArray, IsDefined, IsInt, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
+import { MAX_ID_LENGTH, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
 import { IsMetrics } from '../validators';
 
 /** aggregator → learners (retained): where the data plane is. Cleared when the project ends. */
 export class AggregatorReady {
-  @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) dataUrl!: string;
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) @MaxLength(MAX_REFERENCE_LENGTH) dataUrl!: string;
 }
 
 /** aggregator → orchestrator: enough learners joined, round 1 begins. */
 export class TrainingStarted {
-  @IsArray() @ArrayMaxSize(100_000) @IsString({ each: true }) learners!: string[];
+  @IsArray() @ArrayMaxSize(100_000) @IsString({ each: true }) @MaxLength(MAX_ID_LENGTH, { each: true }) learners!: string[];
 }
 
 /** aggregator → orchestrator: one round finished; metrics are sample-weighted means. */
@@ -24,7 +25,7 @@ export class RoundCompleted {
 
 export class StoredModel {
   /** OCI reference of the model artifact, e.g. `127.0.0.1:5000/flops/models/<id>@sha256:…`. */
-  @IsString() @MinLength(1) reference!: string;
+  @IsString() @MinLength(1) @MaxLength(MAX_REFERENCE_LENGTH) reference!: string;
   @Matches(/^sha256:[a-f0-9]{64}$/) digest!: string;
   @IsInt() @Min(0) sizeBytes!: number;
 }
@@ -38,5 +39,5 @@ export class TrainingCompleted {
 
 /** aggregator → orchestrator: training cannot go on. */
 export class TrainingFailed {
-  @IsString() @MinLength(1) @MaxLength(4000) reason!: string;
+  @IsString() @MinLength(1) @MaxLength(MAX_REASON_LENGTH) reason!: string;
 }

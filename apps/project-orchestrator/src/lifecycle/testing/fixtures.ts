@@ -134,7 +134,7 @@ export function plannerSettings(overrides: Partial<PlannerSettings> = {}): Plann
     registryUrl: `http://${REGISTRY_HOST}`,
     registryNamespace: NAMESPACE,
     runtimeVersion: '0.1.0',
-    logLevel: 'info',
+    logLevel: 'log',
     ...overrides,
   };
 }

@@ -1,0 +1,189 @@
+/**
+ * The real manager-api (AppModule, booted the way main.ts boots it) on the real database, broker
+ * and registry: every response it gives is checked against the OpenAPI document it serves.
+ */
+import { INestApplication } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { Connection } from 'mongoose';
+import { ProjectState } from '@flops/lifecycle';
+import { ProjectStore, connectDatabase } from '@flops/models';
+import { RegistryClient, pushArtifact } from '@flops/oci-registry';
+import { bootstrapService } from '@flops/service-kit';
+import { ApiClient, OpenApiContract, infraEnv } from '@flops/testing';
+import { AppModule } from './app.module';
+import { configureHttp } from './http-setup';
+
+jest.setTimeout(30_000);
+
+const RUN = randomBytes(4).toString('hex');
+const DB_NAME = `flops_int_api_${RUN}`;
+const DIGEST = (c: string) => `sha256:${c.repeat(64)}`;
+
+describe('manager-api: real responses against the served OpenAPI document', () => {
+  let app: INestApplication;
+  let base: string;
+  let api: ApiClient;
+  let db: Connection;
+  let store: ProjectStore;
+  let document: any;
+
+  beforeAll(async () => {
+    Object.assign(process.env, infraEnv(), { FLOPS_DB_NAME: DB_NAME, FLOPS_LOG_LEVEL: 'warn' });
+    app = await bootstrapService({ name: 'manager-api', module: AppModule, logLevel: 'warn', httpPort: 0, configure: configureHttp });
+    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    api = await ApiClient.checked(base);
+    document = await (await fetch(`${base}/api/docs-json`)).json();
+    db = await connectDatabase(infraEnv().MONGO_URL, DB_NAME);
+    store = new ProjectStore(db);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    if (db) {
+      await db.dropDatabase();
+      await db.close();
+    }
+  });
+
+  /** A project with every optional part filled in, as the orchestrator would have left it. */
+  async function aProjectWithEverything(state: ProjectState): Promise<string> {
+    const id = `p${randomBytes(8).toString('hex')}`;
+    const at = new Date();
+    await store.create({
+      _id: id,
+      name: 'everything',
+      state: ProjectState.SUBMITTED,
+      repo: { url: 'https://git.example/org/digits.git', ref: 'main' },
+      training: {
+        rounds: 2,
+        learners: 2,
+        minLearnersPerRound: 1,
+        strategy: 'fedavg',
+        hyperparameters: { epochs: 2, optimizer: 'adam', shuffle: true },
+        dataTags: ['digits'],
+        roundTimeoutSeconds: 60,
+        seed: 7,
+      },
+      resources: { cpus: 1.5, memoryMiB: 512 },
+      deadlineAt: new Date(Date.now() + 60_000),
+    });
+    const round = (n: number) => ({
+      round: n,
+      learners: 2,
+      samples: 100,
+      trainMetrics: { loss: 0.5 / n },
+      evalMetrics: { accuracy: 0.8 + n / 100, loss: 0.4 },
+      durationMs: 1200,
+      at,
+    });
+    const changed = await store.apply(id, 0, {
+      set: {
+        state,
+        image: {
+          reference: '127.0.0.1:5000/flops/learners/digits:abc-tfjs-4',
+          digest: DIGEST('a'),
+          sourceRevision: 'abc',
+          cacheHit: false,
+          durations: { fetchMs: 1, checkMs: 2, buildMs: 3, pushMs: 4 },
+        },
+        finalMetrics: { accuracy: 0.82, loss: 0.4 },
+        model: { reference: `127.0.0.1:5000/flops/models/${id}@${DIGEST('b')}`, digest: DIGEST('b'), sizeBytes: 4096 },
+        failure: { stage: 'training', reason: 'learner-1 exited with code 3', at },
+        deadlineAt: state === ProjectState.TRAINING ? new Date(Date.now() + 60_000) : null,
+        cleanedUpAt: at,
+      },
+      appendRound: round(1),
+      appendHistory: { from: ProjectState.SUBMITTED, to: state, at, event: 'made-up', reason: 'for the test' },
+    });
+    await store.apply(id, changed!.version, { appendRound: round(2) });
+    return id;
+  }
+
+  it('describes a submitted project, one with every part filled in, a list and a cancellation', async () => {
+    const submitted = await api.request('POST', '/api/projects', {
+      repo: { url: 'https://git.example/org/digits.git' },
+      training: { rounds: 2, learners: 2, dataTags: ['digits'] },
+      resources: { cpus: 1 },
+    });
+    expect(submitted.status).toBe(201);
+
+    const everything = await aProjectWithEverything(ProjectState.TRAINING);
+    const full = await api.request('GET', `/api/projects/${everything}`);
+    expect(full.status).toBe(200);
+    expect(full.json.rounds).toHaveLength(2);
+    expect(full.json.deadlineAt).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT/));
+    expect(full.json).not.toHaveProperty('cleanedUpAt');
+    expect(full.json).not.toHaveProperty('_id');
+
+    expect((await api.request('GET', '/api/projects?limit=500')).status).toBe(200);
+    expect((await api.request('GET', `/api/projects?state=TRAINING&limit=1&offset=0`)).status).toBe(200);
+    expect((await api.request('POST', `/api/projects/${everything}/cancel`, { reason: 'enough' })).status).toBe(202);
+
+    const ended = await aProjectWithEverything(ProjectState.FAILED);
+    expect((await api.request('GET', `/api/projects/${ended}`)).json.deadlineAt).toBeNull();
+    expect((await api.request('POST', `/api/projects/${ended}/cancel`, {})).status).toBe(409);
+    expect(api.checkedResponses).toBe(7);
+  });
+
+  it('describes its refusals: 400 for create, list and cancel, 404 for an unknown project', async () => {
+    const refusals: [string, string, unknown, number][] = [
+      ['POST', '/api/projects', { repo: { url: 'x' }, training: { rounds: 0, learners: 1 } }, 400],
+      ['GET', '/api/projects?limit=abc', undefined, 400],
+      ['GET', '/api/projects?state=NOPE', undefined, 400],
+      ['POST', `/api/projects/${await aProjectWithEverything(ProjectState.TRAINING)}/cancel`, { reason: 5 }, 400],
+      ['GET', '/api/projects/p0000000000000000', undefined, 404],
+      ['POST', '/api/projects/p0000000000000000/cancel', {}, 404],
+    ];
+    for (const [method, path, body, status] of refusals) expect((await api.request(method, path, body)).status).toBe(status);
+  });
+
+  it('refuses what the document refuses (schemathesis findings)', async () => {
+    const training = { rounds: 1, learners: 1 };
+    const status = async (query: string) => (await api.request('GET', `/api/projects?${query}`)).status;
+    expect(await status('limit=1.5')).toBe(400);
+    expect(await status('offset=0.5')).toBe(400);
+    const post = async (body: unknown) => (await api.request('POST', '/api/projects', body)).status;
+    expect(await post({ repo: { url: 'x' }, training, resources: { memoryMiB: null } })).toBe(400);
+    expect(await post({ repo: { url: 'x' }, training, resources: { cpus: null } })).toBe(400);
+    expect(await post({ repo: { url: 'x' }, training: { ...training, dataTags: ['no spaces'] } })).toBe(400);
+
+    const list = document.paths['/api/projects'].get;
+    const limit = list.parameters.find((p: { name: string }) => p.name === 'limit');
+    const offset = list.parameters.find((p: { name: string }) => p.name === 'offset');
+    expect([limit.schema.type, offset.schema.type]).toEqual(['integer', 'integer']);
+    expect(Object.keys(list.responses)).toEqual(expect.arrayContaining(['200', '400']));
+    expect(Object.keys(document.paths['/api/projects/{id}/cancel'].post.responses)).toEqual(expect.arrayContaining(['202', '400', '404', '409']));
+    const schemas = document.components.schemas;
+    expect(schemas.TrainingDto.properties.dataTags.items).toEqual(expect.objectContaining({ type: 'string', pattern: expect.any(String) }));
+    expect(schemas.ResourcesDto.properties.memoryMiB.type).toBe('integer');
+  });
+
+  it('shows a stored model that has disappeared from the registry as missing (real registry)', async () => {
+    const registry = new RegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
+    const repository = `flops-test/api-${RUN}/models`;
+    const pushed = await pushArtifact(registry, repository, 'final', {
+      artifactType: 'application/vnd.flops.model.v1',
+      blobs: [{ data: Buffer.from(`model of ${RUN}`), mediaType: 'application/vnd.flops.tensors.v1' }],
+    });
+    const id = await aProjectWithEverything(ProjectState.COMPLETED);
+    const project = (await store.get(id))!;
+    const model = { reference: `${registry.registryHost}/${repository}@${pushed.digest}`, digest: pushed.digest, sizeBytes: 12 };
+    await store.apply(id, project.version, { set: { model } });
+
+    const stored = await api.request('GET', `/api/projects/${id}`);
+    expect(stored.json.model).toEqual({ ...model, availability: 'stored' });
+
+    expect(await registry.deleteManifest(repository, pushed.digest)).toBe(true);
+    const missing = await api.request('GET', `/api/projects/${id}`);
+    expect(missing.json.model).toEqual({ ...model, availability: 'missing' });
+    // the list does not ask the registry for every project
+    const listed = (await api.request('GET', '/api/projects?limit=500')).json.items.find((p: { id: string }) => p.id === id);
+    expect(listed.model).toEqual(model);
+  });
+
+  it('its served document is the committed one (docs/contracts/openapi.json)', async () => {
+    const contract = await OpenApiContract.fromDocument(document);
+    expect(contract).toBeDefined();
+    expect(document).toEqual(require('../../../docs/contracts/openapi.json'));
+  });
+});
