@@ -61,7 +61,7 @@ export default tseslint.config(
   },
   {
     // Tests and tools may print, use loose JSON and require JS modules.
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.oracle-spec.ts', 'libs/*/oracle/**/*.ts', '**/testing/**/*.ts', 'e2e/**/*.ts', 'tools/**/*.ts', 'libs/testing/**/*.ts', 'bench/**/*.ts'],
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.oakestra-spec.ts', '**/*.oracle-spec.ts', 'libs/*/oracle/**/*.ts', '**/testing/**/*.ts', 'e2e/**/*.ts', 'tools/**/*.ts', 'libs/testing/**/*.ts', 'bench/**/*.ts'],
     rules: {
       'no-console': 'off',
       '@typescript-eslint/no-explicit-any': 'off',

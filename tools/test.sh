@@ -32,6 +32,28 @@ npx jest --selectProjects oracle --json --outputFile="$results/oracle.json" || s
 echo "== integration and end-to-end tests (real broker, registry, database; one at a time)"
 npx jest --selectProjects integration e2e --runInBand --forceExit --json --outputFile="$results/services.json" || status=1
 
+# The Oakestra tier needs a real Oakestra (tools/oakestra.sh, root only: its worker node runs
+# containerd and NetManager). One that is already up is used and left running; one started here
+# is stopped again. FLOPS_SKIP_OAKESTRA=1 leaves the tier out.
+echo "== Oakestra tests (real Oakestra: root, cluster, worker node)"
+if [[ "${FLOPS_SKIP_OAKESTRA:-}" == 1 ]]; then
+  echo "skipped (FLOPS_SKIP_OAKESTRA=1)"
+elif [[ "$(id -u)" != 0 ]]; then
+  echo "skipped: tools/oakestra.sh needs root"
+else
+  oakestra_was_up=0
+  bash tools/oakestra.sh status >/dev/null 2>&1 && oakestra_was_up=1
+  if bash tools/oakestra.sh up; then
+    # shellcheck disable=SC1091
+    . .flops/oakestra/env
+    npx jest --selectProjects oakestra --runInBand --forceExit --json --outputFile="$results/oakestra.json" || status=1
+  else
+    echo "tools/oakestra.sh up failed"
+    status=1
+  fi
+  [[ $oakestra_was_up == 1 ]] || bash tools/oakestra.sh down || true
+fi
+
 node -e '
   const fs = require("fs");
   let passed = 0, failed = 0;

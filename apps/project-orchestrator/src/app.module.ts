@@ -11,6 +11,7 @@ import { OrchestratorConfig, parseDeadlines } from './config';
 import { ComponentPlanner } from './deployment/component-planner';
 import { DeploymentDriver } from './deployment/deployment-driver';
 import { LocalProcessDriver } from './deployment/local-process.driver';
+import { oakestraDriver } from './deployment/oakestra/oakestra-driver.factory';
 import { ProjectEventsHandler } from './handlers/project-events.handler';
 import { ProjectLifecycleService } from './lifecycle/project-lifecycle.service';
 import { RecoveryService } from './lifecycle/recovery.service';
@@ -36,7 +37,9 @@ const DB = Symbol('db');
       provide: DeploymentDriver,
       inject: [OrchestratorConfig, DB],
       useFactory: (c: OrchestratorConfig, db: Connection) =>
-        new LocalProcessDriver(deploymentModel(db), { workspaceRoot: WORKSPACE_ROOT, dataDir: resolve(WORKSPACE_ROOT, c.FLOPS_DATA_DIR) }),
+        c.FLOPS_DRIVER === 'oakestra'
+          ? oakestraDriver(c, deploymentModel(db))
+          : new LocalProcessDriver(deploymentModel(db), { workspaceRoot: WORKSPACE_ROOT, dataDir: resolve(WORKSPACE_ROOT, c.FLOPS_DATA_DIR) }),
     },
     {
       provide: ComponentPlanner,

@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, IsUrl, Matches, Min } from 'class-validator';
 import { IDENTIFIER } from '@flops/contracts';
 import { InfraConfig, IsPort } from '@flops/config';
 import { DEFAULT_DEADLINES, StateDeadlines } from '@flops/lifecycle';
@@ -10,8 +10,30 @@ export class OrchestratorConfig extends InfraConfig {
   /** MQTT client id; stable across restarts so the broker keeps our session (and queued events). */
   @Matches(IDENTIFIER) FLOPS_ORCHESTRATOR_CLIENT_ID = 'flops-orchestrator';
 
-  /** Which driver deploys components: `local` runs them as child processes on this machine. */
-  @Matches(/^(local)$/, { message: 'only the local driver is available in this version' }) FLOPS_DRIVER = 'local';
+  /**
+   * Which driver deploys components: `local` runs them as child processes on this machine,
+   * `oakestra` as services of an Oakestra System Manager (FLOPS_OAKESTRA_*).
+   */
+  @Matches(/^(local|oakestra)$/, { message: 'must be local or oakestra' }) FLOPS_DRIVER = 'local';
+
+  /** Oakestra's System Manager (root orchestrator API), e.g. `http://10.0.0.2:10000`. */
+  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) FLOPS_OAKESTRA_URL?: string;
+  @IsString() FLOPS_OAKESTRA_USER = 'Admin';
+  @IsString() FLOPS_OAKESTRA_PASSWORD = 'Admin';
+  /** oakestra-net's root service manager (free service IPs); default: the System Manager's host, port 10099. */
+  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) FLOPS_OAKESTRA_NET_URL?: string;
+  /** Namespace of FLOps's applications and services in Oakestra. */
+  @Matches(/^[a-zA-Z0-9]{1,30}$/) FLOPS_OAKESTRA_NAMESPACE = 'flops';
+  /** Broker and registry as components on the workers reach them (default: FLOPS_MQTT_URL, FLOPS_REGISTRY_URL). */
+  @IsOptional() @IsString() FLOPS_OAKESTRA_MQTT_URL?: string;
+  @IsOptional() @IsString() FLOPS_OAKESTRA_REGISTRY_URL?: string;
+  /** `host:port` the workers' container runtime pulls FLOps's images from (default: FLOPS_REGISTRY_URL's). */
+  @IsOptional() @IsString() FLOPS_OAKESTRA_IMAGE_REGISTRY?: string;
+  /** Data-plane port of aggregators on Oakestra (reached at their service IP). */
+  @IsPort() FLOPS_OAKESTRA_AGGREGATOR_PORT = 7070;
+  /** Which worker nodes hold which data: `tag=node[,cluster/node…][;tag=…]`; learners go there. */
+  @IsOptional() @Matches(/^[^=;]+=[^=;]+(;[^=;]+=[^=;]+)*$/) FLOPS_OAKESTRA_DATA_NODES?: string;
+  @IsInt() @Min(200) FLOPS_OAKESTRA_POLL_MS = 2000;
 
   /** Where the local driver keeps component logs and work folders. */
   @IsString() FLOPS_DATA_DIR = '.flops/data';

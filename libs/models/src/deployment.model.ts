@@ -14,8 +14,11 @@ export interface DeploymentRecord {
   driver: string;
   image: string;
   status: DeploymentStatus;
-  /** Driver-specific handle: for the local driver the pid and the process start time (pid reuse guard). */
-  handle: { pid?: number; startTicks?: number; serviceId?: string };
+  /**
+   * Driver-specific handle: for the local driver the pid and the process start time (pid reuse
+   * guard); for the Oakestra driver the application, the service (job) and its round-robin IP.
+   */
+  handle: { pid?: number; startTicks?: number; serviceId?: string; applicationId?: string; rrIp?: string; instanceRequested?: boolean };
   logFile?: string;
   exitCode?: number | null;
   exitSignal?: string | null;
@@ -31,7 +34,7 @@ const deploymentSchema = new Schema<DeploymentRecord>(
     driver: { type: String, required: true },
     image: { type: String, required: true },
     status: { type: String, enum: DEPLOYMENT_STATUSES, required: true, index: true },
-    handle: { pid: Number, startTicks: Number, serviceId: String },
+    handle: { pid: Number, startTicks: Number, serviceId: String, applicationId: String, rrIp: String, instanceRequested: Boolean },
     logFile: String,
     exitCode: { type: Number, default: null },
     exitSignal: { type: String, default: null },
