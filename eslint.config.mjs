@@ -18,7 +18,7 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['warn', 'error'] }],
       // What a project is, by its tags (project.json), and what it may therefore use:
       //   type:app     an app: any lib but the test helpers
-      //   scope:pure   plain logic and the wire (contracts, lifecycle, tensor-codec, config):
+      //   scope:pure   plain logic and the wire (contracts, lifecycle, tensor-codec, config, fl-engine):
       //                only other pure libs, and no database, broker, HTTP, process or file access
       //   scope:infra  reaches the world (models, messaging, oci-registry, service-kit)
       //   scope:test   test helpers (testing): for tests, tools and benchmarks only
@@ -61,7 +61,7 @@ export default tseslint.config(
   },
   {
     // Tests and tools may print, use loose JSON and require JS modules.
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.oakestra-spec.ts', '**/testing/**/*.ts', 'e2e/**/*.ts', 'tools/**/*.ts', 'libs/testing/**/*.ts', 'bench/**/*.ts'],
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.oakestra-spec.ts', '**/*.oracle-spec.ts', 'libs/*/oracle/**/*.ts', '**/testing/**/*.ts', 'e2e/**/*.ts', 'tools/**/*.ts', 'libs/testing/**/*.ts', 'bench/**/*.ts'],
     rules: {
       'no-console': 'off',
       '@typescript-eslint/no-explicit-any': 'off',

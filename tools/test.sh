@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, starts the real infrastructure (Mosquitto,
-# registry, FerretDB) and runs the type check, lint, unit, integration and end-to-end tests.
+# registry, FerretDB) and runs the type check, lint, unit, oracle, integration and end-to-end tests.
 # Ends with one line "N passed, N failed".
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +27,8 @@ rm -rf "$results" && mkdir -p "$results"
 status=0
 echo "== unit tests"
 npx jest --selectProjects unit --json --outputFile="$results/unit.json" || status=1
+echo "== oracle tests (the FL engine against Flower's and dp-accounting's own code, in a cached Python venv)"
+npx jest --selectProjects oracle --json --outputFile="$results/oracle.json" || status=1
 echo "== integration and end-to-end tests (real broker, registry, database; one at a time)"
 npx jest --selectProjects integration e2e --runInBand --forceExit --json --outputFile="$results/services.json" || status=1
 

@@ -10,6 +10,7 @@
  * The model layout, the pseudo-random values and the sample counts are defined identically in flower.py,
  * so the two results can be compared.
  */
+import 'reflect-metadata'; // @flops/contracts (through the aggregator's domain) declares decorated classes
 import { writeSync, openSync, closeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { NamedTensor, TensorSpec, decodeTensors, elementCount, encodeTensors, sameLayout, tensorLayoutOf } from '@flops/tensor-codec';
@@ -53,7 +54,7 @@ export function numSamples(k: number): number {
  * Learner k's value for the model's i-th parameter (layout order): the lowbias32 hash of (i + k·0x9E3779B9) mod 2³²,
  * mapped to a multiple of 2⁻²³ in [-1, 1), which float32 represents exactly.
  */
-function fillUpdate(k: number, out: Float32Array): void {
+export function fillUpdate(k: number, out: Float32Array): void {
   const seed = Math.imul(k, 0x9e3779b9);
   for (let i = 0; i < out.length; i++) {
     let x = (i + seed) >>> 0;
@@ -174,4 +175,5 @@ function main(): void {
   );
 }
 
-main();
+// Run when started as a script; aggregation-throughput imports the shared definitions above.
+if (require.main === module) main();

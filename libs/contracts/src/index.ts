@@ -4,6 +4,8 @@ export * from './messages';
 export * from './topics';
 export * from './validators';
 export * from './training-config';
+export * from './strategies';
+export * from './privacy';
 export * from './ml-repo';
 export * from './model-artifact';
 export * from './payloads/build';

@@ -1,3 +1,5 @@
+import { MAX_UPDATE_NUM_SAMPLES } from '@flops/contracts';
+import { Accumulator, FoldKernel, KernelBuffer, createFoldKernel } from '@flops/fl-engine';
 import { elementCount, formatShape, NamedTensor, sameShape, TensorLayout, tensorLayoutOf } from '@flops/tensor-codec';
 import { EmptyAggregationError, IncompatibleUpdateError, InvalidWeightError, NonFiniteUpdateError } from './aggregation-errors';
 
@@ -7,16 +9,24 @@ import { EmptyAggregationError, IncompatibleUpdateError, InvalidWeightError, Non
  * Updates are folded into one float64 accumulator per tensor as they arrive, so memory stays at one
  * model's size however many learners report, and rounding error stays far below float32 precision.
  * Every update is fully validated before any of it is added, so a rejected update leaves the sum untouched.
+ * The fold is the FL engine's WebAssembly SIMD kernel; weights are capped at MAX_UPDATE_NUM_SAMPLES, so a
+ * float64 sum of finite float32 values cannot overflow and one check pass (finite values) is all it takes.
  */
 export class WeightedAverage {
   readonly layout: TensorLayout;
-  private readonly sums: Float64Array[];
+  private readonly kernel: FoldKernel = createFoldKernel();
+  private readonly sums: Accumulator[];
   private updates = 0;
   private weightSum = 0;
 
   constructor(layout: TensorLayout) {
     this.layout = tensorLayoutOf(layout); // validated private copy: callers cannot change it under us
-    this.sums = this.layout.map(({ shape }) => new Float64Array(elementCount(shape)));
+    this.sums = this.layout.map(({ shape }) => this.kernel.accumulator(elementCount(shape)));
+  }
+
+  /** A buffer to read an upload into: tensors decoded from it are folded where they lie, with no copy. */
+  uploadBuffer(byteLength: number): KernelBuffer {
+    return this.kernel.buffer(byteLength);
   }
 
   /** Number of updates added so far. */
@@ -33,11 +43,8 @@ export class WeightedAverage {
   add(tensors: readonly NamedTensor[], weight: number): void {
     this.assertUsableWeight(weight);
     this.assertMatchesLayout(tensors);
-    this.assertKeepsSumFinite(tensors, weight);
-    tensors.forEach(({ values }, i) => {
-      const sum = this.sums[i];
-      for (let j = 0; j < sum.length; j++) sum[j] += weight * values[j];
-    });
+    this.assertFinite(tensors);
+    tensors.forEach(({ values }, i) => this.kernel.fold(this.sums[i], 0, values, weight));
     this.updates += 1;
     this.weightSum += weight;
   }
@@ -48,7 +55,7 @@ export class WeightedAverage {
       throw new EmptyAggregationError('cannot compute a weighted average before any update has been added');
     }
     return this.layout.map(({ name, shape }, i) => {
-      const sum = this.sums[i];
+      const sum = this.sums[i].values();
       const values = new Float32Array(sum.length);
       // Divide in float64 and round to float32 once, on assignment.
       for (let j = 0; j < sum.length; j++) values[j] = sum[j] / this.weightSum;
@@ -58,17 +65,14 @@ export class WeightedAverage {
 
   /** Forgets all updates (e.g. at the start of a new round), keeping the layout and the allocated memory. */
   reset(): void {
-    for (const sum of this.sums) sum.fill(0);
+    for (const sum of this.sums) sum.zero();
     this.updates = 0;
     this.weightSum = 0;
   }
 
   private assertUsableWeight(weight: number): void {
-    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-      throw new InvalidWeightError(`update weight must be a finite number greater than 0, got ${String(weight)}`);
-    }
-    if (!Number.isFinite(this.weightSum + weight)) {
-      throw new InvalidWeightError(`update weight ${weight} would overflow the total weight`);
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0 || weight > MAX_UPDATE_NUM_SAMPLES) {
+      throw new InvalidWeightError(`update weight must be a finite number greater than 0 and at most ${MAX_UPDATE_NUM_SAMPLES}, got ${String(weight)}`);
     }
   }
 
@@ -107,21 +111,12 @@ export class WeightedAverage {
     }
   }
 
-  /** A dry run of the accumulation: rejects NaN/±Infinity values and anything that would overflow the sum. */
-  private assertKeepsSumFinite(tensors: readonly NamedTensor[], weight: number): void {
-    tensors.forEach(({ name, values }, i) => {
-      const sum = this.sums[i];
-      for (let j = 0; j < sum.length; j++) {
-        const value = values[j];
-        if (!Number.isFinite(value)) {
-          throw new NonFiniteUpdateError(`tensor ${JSON.stringify(name)} has a non-finite value (${value}) at index ${j}`);
-        }
-        if (!Number.isFinite(sum[j] + weight * value)) {
-          throw new NonFiniteUpdateError(
-            `tensor ${JSON.stringify(name)} value ${value} at index ${j}, weighted by ${weight}, would overflow the running sum`,
-          );
-        }
-      }
+  /** Rejects NaN/±Infinity values: one kernel pass (a squared norm is finite exactly when every value is). */
+  private assertFinite(tensors: readonly NamedTensor[]): void {
+    tensors.forEach(({ name, values }) => {
+      if (Number.isFinite(this.kernel.sumOfSquares(values))) return;
+      const index = values.findIndex((value) => !Number.isFinite(value));
+      throw new NonFiniteUpdateError(`tensor ${JSON.stringify(name)} has a non-finite value (${values[index]}) at index ${index}`);
     });
   }
 }
