@@ -1,11 +1,12 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Connection } from 'mongoose';
 import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
 import { BuiltImages, MongoBuiltImages, connectDatabase } from '@flops/models';
 import { RegistryClient } from '@flops/oci-registry';
 import { HealthController } from '@flops/service-kit';
+import { BuildJournal, FileBuildJournal } from './build/build-journal';
 import { ImageBuilder } from './build/image-builder';
 import { BuilderConfig } from './config';
 import { BuildRequestsHandler } from './handlers/build-requests.handler';
@@ -23,6 +24,8 @@ const DB = Symbol('db');
       inject: [BuilderConfig],
       useFactory: (c: BuilderConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: c.FLOPS_BUILDER_CLIENT_ID }),
     },
+    // Beside the checkouts, which are temporary folders of their own: the journal outlives a restart.
+    { provide: BuildJournal, inject: [BuilderConfig], useFactory: (c: BuilderConfig) => new FileBuildJournal(join(resolve(c.FLOPS_BUILDER_WORK_DIR), 'in-flight')) },
     {
       provide: ImageBuilder,
       inject: [BuilderConfig, BuiltImages],

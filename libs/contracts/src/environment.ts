@@ -7,6 +7,12 @@ import { parseTrainingConfig, TrainingConfig } from './training-config';
 // (typed by `PlannedEnvironment`), the components load them (`loadConfig` of @flops/config).
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+/**
+ * Set by the local driver on each process it starts, to a fresh id it records before starting it:
+ * a restarted orchestrator finds a process whose pid it never recorded by this id.
+ */
+export const LAUNCH_ID_VARIABLE = 'FLOPS_LAUNCH_ID';
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** FLOPS_TRAINING_CONFIG: the project's training configuration as JSON, checked with TrainingConfig. */

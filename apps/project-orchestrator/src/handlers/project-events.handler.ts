@@ -11,6 +11,7 @@ import {
   TrainingCompleted,
   TrainingFailed,
   TrainingStarted,
+  injectedFault,
   subscriptionFor,
 } from '@flops/contracts';
 import { Message, MqttHandlers } from '@flops/messaging';
@@ -68,6 +69,8 @@ export class ProjectEventsHandler {
   @EventPattern(subscriptionFor(Topics.trainingCompleted))
   async trainingCompleted(@Message(Topics.trainingCompleted) msg: Envelope<TrainingCompleted>): Promise<void> {
     const { model, finalMetrics } = msg.payload;
+    // Crash tests only (FLOPS_FAULTS): the message is taken from the broker, then its handling fails.
+    if (injectedFault('orchestrator-fail-handling') === 'trainingCompleted') throw new Error('injected fault: handling trainingCompleted failed');
     await this.lifecycle.handle(msg.projectId, { kind: 'training.completed', model: { ...model }, finalMetrics });
   }
 
