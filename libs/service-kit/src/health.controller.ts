@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Inject, Optional, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { HiddenFromOpenApi } from './openapi';
 import type { Response } from 'express';
 import type { Connection } from 'mongoose';
 import type { MqttBus } from '@flops/messaging';
@@ -67,7 +67,7 @@ export async function runChecks(checks: readonly ReadinessCheck[], timeoutMs = C
  * and registry the service uses answer right now (503 otherwise: send it no work). `/health` is
  * kept as an alias of live for older probes.
  */
-@ApiExcludeController()
+@HiddenFromOpenApi()
 @Controller('health')
 export class HealthController {
   constructor(@Optional() @Inject(READINESS_CHECKS) private readonly checks: ReadinessCheck[] | null) {}

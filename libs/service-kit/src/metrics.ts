@@ -1,11 +1,11 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { HiddenFromOpenApi } from './openapi';
 import { Counter, Gauge, Histogram, collectDefaultMetrics, register } from 'prom-client';
 
 // Every FLOps metric, defined once on prom-client's default registry; each service updates the
 // ones it measures and serves them all at GET /metrics (MQTT counters live in @flops/messaging).
 
-collectDefaultMetrics({ prefix: 'flops_process_' });
+collectDefaultMetrics({ prefix: 'flops_' });
 
 type ProjectCounts = () => Promise<Record<string, number>>;
 let projectCounts: ProjectCounts | null = null;
@@ -56,7 +56,7 @@ export const Metrics = {
 };
 
 /** GET /metrics in Prometheus text format, for every service. */
-@ApiExcludeController()
+@HiddenFromOpenApi()
 @Controller('metrics')
 export class MetricsController {
   @Get()
