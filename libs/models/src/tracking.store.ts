@@ -88,7 +88,7 @@ export class TrackingStore {
 
   async failed(projectId: string, error: string, retryAt: Date): Promise<number> {
     const updated = await this.model
-      .findOneAndUpdate({ _id: projectId }, { $inc: { attempts: 1 }, $set: { lastError: error, nextAttemptAt: retryAt } }, { new: true })
+      .findOneAndUpdate({ _id: projectId }, { $inc: { attempts: 1 }, $set: { lastError: error, nextAttemptAt: retryAt } }, { returnDocument: 'after' })
       .lean<TrackingRecord>()
       .exec();
     return updated?.attempts ?? 0;

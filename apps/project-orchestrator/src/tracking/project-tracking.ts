@@ -14,7 +14,7 @@ const RUN_STATUS: Partial<Record<ProjectState, RunStatus>> = {
 
 /** Where the model goes among the run's artifacts (and what the registered version points at). */
 export const MODEL_ARTIFACT_DIR = 'model';
-export const MODEL_FILE = 'model.flt1';
+export const MODEL_FILE = 'model.flt';
 
 export interface TrackingOptions {
   /** Backoff after a failed sync: doubles per attempt from `retryMs`, capped at `maxRetryMs`. */
