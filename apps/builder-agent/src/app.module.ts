@@ -5,7 +5,7 @@ import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
 import { BuiltImages, MongoBuiltImages, connectDatabase } from '@flops/models';
 import { RegistryClient } from '@flops/oci-registry';
-import { HealthController } from '@flops/service-kit';
+import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck, databaseCheck, registryCheck } from '@flops/service-kit';
 import { BuildJournal, FileBuildJournal } from './build/build-journal';
 import { ImageBuilder } from './build/image-builder';
 import { BuilderConfig } from './config';
@@ -14,7 +14,7 @@ import { BuildRequestsHandler } from './handlers/build-requests.handler';
 const DB = Symbol('db');
 
 @Module({
-  controllers: [HealthController, BuildRequestsHandler],
+  controllers: [HealthController, MetricsController, BuildRequestsHandler],
   providers: [
     { provide: BuilderConfig, useFactory: () => loadConfig(BuilderConfig) },
     { provide: DB, inject: [BuilderConfig], useFactory: (c: BuilderConfig) => connectDatabase(c.MONGO_URL, c.FLOPS_DB_NAME) },
@@ -26,6 +26,15 @@ const DB = Symbol('db');
     },
     // Beside the checkouts, which are temporary folders of their own: the journal outlives a restart.
     { provide: BuildJournal, inject: [BuilderConfig], useFactory: (c: BuilderConfig) => new FileBuildJournal(join(resolve(c.FLOPS_BUILDER_WORK_DIR), 'in-flight')) },
+    {
+      provide: READINESS_CHECKS,
+      inject: [DB, MqttBus, BuilderConfig],
+      useFactory: (db: Connection, bus: MqttBus, c: BuilderConfig) => [
+        databaseCheck(db),
+        brokerCheck(bus),
+        registryCheck(new RegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 })),
+      ],
+    },
     {
       provide: ImageBuilder,
       inject: [BuilderConfig, BuiltImages],

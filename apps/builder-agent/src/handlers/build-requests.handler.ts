@@ -3,6 +3,7 @@ import { EventPattern } from '@nestjs/microservices';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BuildRequested, Envelope, MAX_REASON_LENGTH, Topics, injectedFault, sharedSubscriptionFor } from '@flops/contracts';
 import { Message, MqttBus, MqttHandlers } from '@flops/messaging';
+import { Metrics } from '@flops/service-kit';
 import { BuildError } from '../build/build-errors';
 import { BuildJournal } from '../build/build-journal';
 import { ImageBuilder } from '../build/image-builder';
@@ -57,6 +58,10 @@ export class BuildRequestsHandler implements OnApplicationBootstrap {
           if (delay > 0) await sleep(delay);
         },
       });
+      Metrics.imageCache.inc({ result: result.cacheHit ? 'hit' : 'miss' });
+      for (const [phase, ms] of [['fetch', result.durations.fetchMs], ['check', result.durations.checkMs], ['build', result.durations.buildMs], ['push', result.durations.pushMs]] as const) {
+        Metrics.buildDuration.observe({ phase }, ms / 1000);
+      }
       await this.bus.publish(Topics.buildSucceeded, projectId, result, messageId);
     } catch (error) {
       const failure =
