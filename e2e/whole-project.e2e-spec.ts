@@ -5,7 +5,7 @@ import { Connection } from 'mongoose';
 import { FAULTS_VARIABLE, FINAL_MODEL_TAG, Topics, modelRepository, topicFor } from '@flops/contracts';
 import { MqttBus } from '@flops/messaging';
 import { DeploymentRecord, connectDatabase, deploymentModel } from '@flops/models';
-import { RegistryClient, parseImageReference, pullArtifact } from '@flops/oci-registry';
+import { HttpRegistryClient, parseImageReference, pullArtifact } from '@flops/oci-registry';
 import { decodeTensors } from '@flops/tensor-codec';
 import { ApiClient, PlatformUnderTest, exampleRepoCopy, infraEnv } from '@flops/testing';
 
@@ -96,7 +96,7 @@ describe('a FLOps project, end to end', () => {
 
     // The trained model is where the project points: a digest-pinned artifact in the registry.
     const ref = parseImageReference(project.model!.reference);
-    const registry = new RegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
+    const registry = new HttpRegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
     const artifact = await pullArtifact(registry, ref.repository, ref.digest!);
     expect(artifact.digest).toBe(project.model!.digest);
     const { tensors } = decodeTensors(artifact.blobs[0]);
@@ -125,7 +125,7 @@ describe('a FLOps project, end to end', () => {
 
     await platform.kill('project-orchestrator');
     // Training ends without it: its round messages wait at the broker while the final model is stored.
-    const registry = new RegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
+    const registry = new HttpRegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
     await waitUntil(async () => (await registry.resolveTag(modelRepository('flops', submitted.id), FINAL_MODEL_TAG)) !== null, 120_000);
     await platform.start('project-orchestrator'); // resume finds the model before it takes in any queued message
 

@@ -1,7 +1,7 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { loadConfig } from '@flops/config';
-import { MqttBus } from '@flops/messaging';
-import { RegistryClient } from '@flops/oci-registry';
+import { MessageBus, MqttBus } from '@flops/messaging';
+import { HttpRegistryClient } from '@flops/oci-registry';
 import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck, registryCheck } from '@flops/service-kit';
 import { trainingConfigOf } from '@flops/contracts';
 import { AggregatorConfig } from './config';
@@ -21,20 +21,20 @@ import { TrainingRun } from './training/training-run';
       useFactory: (c: AggregatorConfig) => ({ maxBytes: c.FLOPS_MAX_UPLOAD_BYTES, concurrency: c.FLOPS_UPLOAD_CONCURRENCY }),
     },
     {
-      provide: MqttBus,
+      provide: MessageBus,
       inject: [AggregatorConfig],
       useFactory: (c: AggregatorConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: `flops-aggregator-${c.FLOPS_PROJECT_ID}` }),
     },
     {
       provide: READINESS_CHECKS,
-      inject: [MqttBus, AggregatorConfig],
-      useFactory: (bus: MqttBus, c: AggregatorConfig) => [brokerCheck(bus), registryCheck(new RegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 }))],
+      inject: [MessageBus, AggregatorConfig],
+      useFactory: (bus: MessageBus, c: AggregatorConfig) => [brokerCheck(bus), registryCheck(new HttpRegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 }))],
     },
     {
       provide: AggregatorOutbox,
-      inject: [MqttBus, AggregatorConfig],
-      useFactory: (bus: MqttBus, c: AggregatorConfig) =>
-        new AggregatorOutbox(bus, new RegistryClient({ url: c.FLOPS_REGISTRY_URL }), c.FLOPS_PROJECT_ID, c.FLOPS_MODEL_REPOSITORY),
+      inject: [MessageBus, AggregatorConfig],
+      useFactory: (bus: MessageBus, c: AggregatorConfig) =>
+        new AggregatorOutbox(bus, new HttpRegistryClient({ url: c.FLOPS_REGISTRY_URL }), c.FLOPS_PROJECT_ID, c.FLOPS_MODEL_REPOSITORY),
     },
     {
       provide: TrainingRun,
@@ -50,7 +50,7 @@ import { TrainingRun } from './training/training-run';
 export class AppModule implements OnApplicationShutdown {
   constructor(
     private readonly run: TrainingRun,
-    @Inject(MqttBus) private readonly bus: MqttBus,
+    @Inject(MessageBus) private readonly bus: MessageBus,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {

@@ -2,9 +2,9 @@ import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { join, resolve } from 'node:path';
 import { Connection } from 'mongoose';
 import { loadConfig } from '@flops/config';
-import { MqttBus } from '@flops/messaging';
+import { MessageBus, MqttBus } from '@flops/messaging';
 import { BuiltImages, MongoBuiltImages, connectDatabase } from '@flops/models';
-import { RegistryClient } from '@flops/oci-registry';
+import { HttpRegistryClient } from '@flops/oci-registry';
 import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck, databaseCheck, registryCheck } from '@flops/service-kit';
 import { BuildJournal, FileBuildJournal } from './build/build-journal';
 import { ImageBuilder } from './build/image-builder';
@@ -20,7 +20,7 @@ const DB = Symbol('db');
     { provide: DB, inject: [BuilderConfig], useFactory: (c: BuilderConfig) => connectDatabase(c.MONGO_URL, c.FLOPS_DB_NAME) },
     { provide: BuiltImages, inject: [DB], useFactory: (db: Connection) => new MongoBuiltImages(db) },
     {
-      provide: MqttBus,
+      provide: MessageBus,
       inject: [BuilderConfig],
       useFactory: (c: BuilderConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: c.FLOPS_BUILDER_CLIENT_ID }),
     },
@@ -28,18 +28,18 @@ const DB = Symbol('db');
     { provide: BuildJournal, inject: [BuilderConfig], useFactory: (c: BuilderConfig) => new FileBuildJournal(join(resolve(c.FLOPS_BUILDER_WORK_DIR), 'in-flight')) },
     {
       provide: READINESS_CHECKS,
-      inject: [DB, MqttBus, BuilderConfig],
-      useFactory: (db: Connection, bus: MqttBus, c: BuilderConfig) => [
+      inject: [DB, MessageBus, BuilderConfig],
+      useFactory: (db: Connection, bus: MessageBus, c: BuilderConfig) => [
         databaseCheck(db),
         brokerCheck(bus),
-        registryCheck(new RegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 })),
+        registryCheck(new HttpRegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 })),
       ],
     },
     {
       provide: ImageBuilder,
       inject: [BuilderConfig, BuiltImages],
       useFactory: (c: BuilderConfig, builtImages: BuiltImages) =>
-        new ImageBuilder(new RegistryClient({ url: c.FLOPS_REGISTRY_URL }), builtImages, {
+        new ImageBuilder(new HttpRegistryClient({ url: c.FLOPS_REGISTRY_URL }), builtImages, {
           workDir: resolve(c.FLOPS_BUILDER_WORK_DIR),
           maxRepoBytes: c.FLOPS_BUILDER_MAX_REPO_BYTES,
           gitTimeoutMs: c.FLOPS_BUILDER_GIT_TIMEOUT_MS,
@@ -49,7 +49,7 @@ const DB = Symbol('db');
 })
 export class AppModule implements OnApplicationShutdown {
   constructor(
-    private readonly bus: MqttBus,
+    private readonly bus: MessageBus,
     @Inject(DB) private readonly db: Connection,
   ) {}
 

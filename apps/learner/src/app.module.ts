@@ -1,5 +1,5 @@
 import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
-import { MqttBus } from '@flops/messaging';
+import { MessageBus } from '@flops/messaging';
 import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck } from '@flops/service-kit';
 import { AggregatorEventsHandler, PROJECT_ID } from './handlers/aggregator-events.handler';
 import { LearnerRole } from './tasks/learner-role';
@@ -9,17 +9,17 @@ import { LearnerRole } from './tasks/learner-role';
 export class AppModule implements OnApplicationShutdown {
   constructor(
     private readonly runner: LearnerRole,
-    @Inject(MqttBus) private readonly bus: MqttBus,
+    @Inject(MessageBus) private readonly bus: MessageBus,
   ) {}
 
-  static with(projectId: string, runner: LearnerRole, bus: MqttBus): DynamicModule {
+  static with(projectId: string, runner: LearnerRole, bus: MessageBus): DynamicModule {
     return {
       module: AppModule,
       controllers: [HealthController, MetricsController, AggregatorEventsHandler],
       providers: [
         { provide: PROJECT_ID, useValue: projectId },
         { provide: LearnerRole, useValue: runner },
-        { provide: MqttBus, useValue: bus },
+        { provide: MessageBus, useValue: bus },
         // The registry is read once, before the app starts; from then on the learner needs only the broker.
         { provide: READINESS_CHECKS, useValue: [brokerCheck(bus)] },
       ],

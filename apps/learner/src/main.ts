@@ -3,13 +3,13 @@ import { Logger } from '@nestjs/common';
 import { MAX_REASON_LENGTH, ModelManager, Topics, createMessage, trainingConfigOf } from '@flops/contracts';
 import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
-import { RegistryClient } from '@flops/oci-registry';
+import { HttpRegistryClient } from '@flops/oci-registry';
 import { bootstrapService, runService, setUpLogging } from '@flops/service-kit';
 import { AppModule } from './app.module';
 import { join, resolve } from 'node:path';
 import { PYTHON_RUNTIME_DIR, loadModelManager, pullUserCode } from './code/user-code';
 import { LearnerConfig } from './config';
-import { DataPlaneClient } from './tasks/data-plane.client';
+import { HttpDataPlaneClient } from './tasks/data-plane.client';
 import { BrokenLearner, LearnerRole } from './tasks/learner-role';
 import { TaskRunner } from './tasks/task-runner';
 
@@ -39,7 +39,7 @@ runService(async () => {
   let manager: ModelManager | undefined;
   let role: LearnerRole;
   try {
-    const codeDir = await pullUserCode(new RegistryClient({ url: config.FLOPS_REGISTRY_URL }), config.FLOPS_LEARNER_IMAGE, config.FLOPS_CACHE_DIR);
+    const codeDir = await pullUserCode(new HttpRegistryClient({ url: config.FLOPS_REGISTRY_URL }), config.FLOPS_LEARNER_IMAGE, config.FLOPS_CACHE_DIR);
     // The local driver runs learners in the FLOps checkout: flops_utils and the venv tool are there.
     const root = process.cwd();
     manager = await loadModelManager(codeDir, {
@@ -58,7 +58,7 @@ runService(async () => {
     role = new TaskRunner(
       learnerId,
       manager,
-      new DataPlaneClient(learnerId),
+      new HttpDataPlaneClient(learnerId),
       {
         join: () => bus.publish(Topics.learnerJoined, projectId, { learnerId, partitionIndex: config.FLOPS_LEARNER_INDEX }),
         evaluated: (taskId, round, numSamples, metrics) =>

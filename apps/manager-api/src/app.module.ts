@@ -2,9 +2,9 @@ import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { Connection } from 'mongoose';
 import { loadConfig } from '@flops/config';
-import { MqttBus } from '@flops/messaging';
-import { DeploymentStore, ProjectStore, TrackingStore, connectDatabase } from '@flops/models';
-import { RegistryClient } from '@flops/oci-registry';
+import { MessageBus, MqttBus } from '@flops/messaging';
+import { DeploymentStore, MongoDeploymentStore, MongoProjectStore, MongoTrackingStore, ProjectStore, TrackingStore, connectDatabase } from '@flops/models';
+import { HttpRegistryClient, RegistryClient } from '@flops/oci-registry';
 import { HealthController, MetricsController, READINESS_CHECKS, countProjectsWith, brokerCheck, databaseCheck, registryCheck } from '@flops/service-kit';
 import { ManagerConfig } from './config';
 import { ProjectErrorsFilter } from './projects/project-errors.filter';
@@ -18,20 +18,20 @@ const DB = Symbol('db');
   providers: [
     { provide: ManagerConfig, useFactory: () => loadConfig(ManagerConfig) },
     { provide: DB, inject: [ManagerConfig], useFactory: (c: ManagerConfig) => connectDatabase(c.MONGO_URL, c.FLOPS_DB_NAME) },
-    { provide: ProjectStore, inject: [DB], useFactory: (db: Connection) => new ProjectStore(db) },
-    { provide: DeploymentStore, inject: [DB], useFactory: (db: Connection) => new DeploymentStore(db) },
-    { provide: TrackingStore, inject: [DB], useFactory: (db: Connection) => new TrackingStore(db) },
+    { provide: ProjectStore, inject: [DB], useFactory: (db: Connection) => new MongoProjectStore(db) },
+    { provide: DeploymentStore, inject: [DB], useFactory: (db: Connection) => new MongoDeploymentStore(db) },
+    { provide: TrackingStore, inject: [DB], useFactory: (db: Connection) => new MongoTrackingStore(db) },
     {
-      provide: MqttBus,
+      provide: MessageBus,
       inject: [ManagerConfig],
       useFactory: (c: ManagerConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: `flops-manager-${process.pid}` }),
     },
     // Short timeout: a slow registry must not hold up GET /projects/:id (availability is then 'unknown').
-    { provide: RegistryClient, inject: [ManagerConfig], useFactory: (c: ManagerConfig) => new RegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 }) },
+    { provide: RegistryClient, inject: [ManagerConfig], useFactory: (c: ManagerConfig) => new HttpRegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 }) },
     {
       provide: READINESS_CHECKS,
-      inject: [DB, MqttBus, RegistryClient],
-      useFactory: (db: Connection, bus: MqttBus, registry: RegistryClient) => [databaseCheck(db), brokerCheck(bus), registryCheck(registry)],
+      inject: [DB, MessageBus, RegistryClient],
+      useFactory: (db: Connection, bus: MessageBus, registry: RegistryClient) => [databaseCheck(db), brokerCheck(bus), registryCheck(registry)],
     },
     { provide: APP_FILTER, useClass: ProjectErrorsFilter },
     ProjectsService,
@@ -40,7 +40,7 @@ const DB = Symbol('db');
 export class AppModule implements OnApplicationShutdown {
   constructor(
     @Inject(DB) private readonly db: Connection,
-    private readonly bus: MqttBus,
+    private readonly bus: MessageBus,
     store: ProjectStore,
   ) {
     countProjectsWith(() => store.countByState());

@@ -6,8 +6,8 @@ import { INestApplication } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Connection } from 'mongoose';
 import { ProjectState } from '@flops/lifecycle';
-import { ProjectStore, connectDatabase } from '@flops/models';
-import { RegistryClient, pushArtifact } from '@flops/oci-registry';
+import { MongoProjectStore, ProjectStore, connectDatabase } from '@flops/models';
+import { HttpRegistryClient, pushArtifact } from '@flops/oci-registry';
 import { bootstrapService } from '@flops/service-kit';
 import { ApiClient, OpenApiContract, infraEnv } from '@flops/testing';
 import { AppModule } from './app.module';
@@ -34,7 +34,7 @@ describe('manager-api: real responses against the served OpenAPI document', () =
     api = await ApiClient.checked(base);
     document = await (await fetch(`${base}/api/docs-json`)).json();
     db = await connectDatabase(infraEnv().MONGO_URL, DB_NAME);
-    store = new ProjectStore(db);
+    store = new MongoProjectStore(db);
   });
 
   afterAll(async () => {
@@ -159,7 +159,7 @@ describe('manager-api: real responses against the served OpenAPI document', () =
   });
 
   it('shows a stored model that has disappeared from the registry as missing (real registry)', async () => {
-    const registry = new RegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
+    const registry = new HttpRegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
     const repository = `flops-test/api-${RUN}/models`;
     const pushed = await pushArtifact(registry, repository, 'final', {
       artifactType: 'application/vnd.flops.model.v1',

@@ -3,9 +3,9 @@ import { Connection } from 'mongoose';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig } from '@flops/config';
-import { MqttBus } from '@flops/messaging';
-import { ProjectStore, TrackingStore, connectDatabase, deploymentModel } from '@flops/models';
-import { RegistryClient } from '@flops/oci-registry';
+import { MessageBus, MqttBus } from '@flops/messaging';
+import { MongoProjectStore, MongoTrackingStore, ProjectStore, connectDatabase, deploymentModel } from '@flops/models';
+import { HttpRegistryClient, RegistryClient } from '@flops/oci-registry';
 import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck, databaseCheck, registryCheck } from '@flops/service-kit';
 import { OrchestratorConfig, parseDeadlines } from './config';
 import { ComponentPlanner } from './deployment/component-planner';
@@ -30,9 +30,9 @@ const DB = Symbol('db');
   providers: [
     { provide: OrchestratorConfig, useFactory: () => loadConfig(OrchestratorConfig) },
     { provide: DB, inject: [OrchestratorConfig], useFactory: (c: OrchestratorConfig) => connectDatabase(c.MONGO_URL, c.FLOPS_DB_NAME) },
-    { provide: ProjectStore, inject: [DB], useFactory: (db: Connection) => new ProjectStore(db) },
+    { provide: ProjectStore, inject: [DB], useFactory: (db: Connection) => new MongoProjectStore(db) },
     {
-      provide: MqttBus,
+      provide: MessageBus,
       inject: [OrchestratorConfig],
       useFactory: (c: OrchestratorConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: c.FLOPS_ORCHESTRATOR_CLIENT_ID }),
     },
@@ -57,11 +57,11 @@ const DB = Symbol('db');
           logFormat: c.FLOPS_LOG_FORMAT,
         }),
     },
-    { provide: RegistryClient, inject: [OrchestratorConfig], useFactory: (c: OrchestratorConfig) => new RegistryClient({ url: c.FLOPS_REGISTRY_URL }) },
+    { provide: RegistryClient, inject: [OrchestratorConfig], useFactory: (c: OrchestratorConfig) => new HttpRegistryClient({ url: c.FLOPS_REGISTRY_URL }) },
     {
       provide: READINESS_CHECKS,
-      inject: [DB, MqttBus, RegistryClient],
-      useFactory: (db: Connection, bus: MqttBus, registry: RegistryClient) => [databaseCheck(db), brokerCheck(bus), registryCheck(registry)],
+      inject: [DB, MessageBus, RegistryClient],
+      useFactory: (db: Connection, bus: MessageBus, registry: RegistryClient) => [databaseCheck(db), brokerCheck(bus), registryCheck(registry)],
     },
     StateChangePublisher,
     StateEffects,
@@ -76,7 +76,7 @@ const DB = Symbol('db');
       inject: [OrchestratorConfig, DB, ProjectStore, RegistryClient],
       useFactory: (c: OrchestratorConfig, db: Connection, store: ProjectStore, registry: RegistryClient) =>
         c.FLOPS_MLFLOW_URL
-          ? new ProjectTracking(new MlflowTracker(c.FLOPS_MLFLOW_URL), new TrackingStore(db), store, registry, {
+          ? new ProjectTracking(new MlflowTracker(c.FLOPS_MLFLOW_URL), new MongoTrackingStore(db), store, registry, {
               retryMs: c.FLOPS_TRACKING_RETRY_MS,
               maxRetryMs: c.FLOPS_TRACKING_MAX_RETRY_MS,
             })
@@ -99,7 +99,7 @@ const DB = Symbol('db');
 export class AppModule implements OnApplicationShutdown {
   constructor(
     @Inject(DB) private readonly db: Connection,
-    private readonly bus: MqttBus,
+    private readonly bus: MessageBus,
     private readonly driver: DeploymentDriver,
   ) {}
 

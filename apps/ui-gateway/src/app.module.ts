@@ -1,6 +1,6 @@
 import { Module, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import { loadConfig } from '@flops/config';
-import { MqttBus } from '@flops/messaging';
+import { MessageBus, MqttBus } from '@flops/messaging';
 import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck } from '@flops/service-kit';
 import { UiGatewayConfig } from './config';
 import { EventsController } from './events/events.controller';
@@ -14,11 +14,11 @@ import { PageController } from './page/page.controller';
     { provide: UiGatewayConfig, useFactory: () => loadConfig(UiGatewayConfig) },
     // Only for readiness: the gateway's events come through Nest's MQTT transport.
     {
-      provide: MqttBus,
+      provide: MessageBus,
       inject: [UiGatewayConfig],
       useFactory: (c: UiGatewayConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: `flops-ui-${process.pid}` }),
     },
-    { provide: READINESS_CHECKS, inject: [MqttBus], useFactory: (bus: MqttBus) => [brokerCheck(bus)] },
+    { provide: READINESS_CHECKS, inject: [MessageBus], useFactory: (bus: MessageBus) => [brokerCheck(bus)] },
     {
       provide: ProjectEventStream,
       inject: [UiGatewayConfig],
@@ -30,7 +30,7 @@ import { PageController } from './page/page.controller';
 export class AppModule implements OnModuleDestroy, OnApplicationShutdown {
   constructor(
     private readonly stream: ProjectEventStream,
-    private readonly bus: MqttBus,
+    private readonly bus: MessageBus,
   ) {}
 
   // Before the HTTP server closes: it waits for open responses, and event streams never end by themselves.

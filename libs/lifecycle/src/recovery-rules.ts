@@ -1,12 +1,15 @@
 import { deadlineFor, StateDeadlines } from './deadlines';
 import { ProjectState } from './project-state';
-import { LifecycleEvent } from './transitions';
+import { LifecycleEvent, LifecycleEventOf } from './transitions';
 
 /**
  * The failure event for a state whose entry effect failed (the request could not be sent, the
  * components could not be started). Terminal states have none: their clean-up is retried by the sweeper.
  */
-export function failureEventFor(state: ProjectState, reason: string): LifecycleEvent | null {
+export function failureEventFor(
+  state: ProjectState,
+  reason: string,
+): LifecycleEventOf<'build.failed' | 'deployment.failed' | 'finalization.failed'> | null {
   switch (state) {
     case ProjectState.IMAGE_CHECK:
     case ProjectState.BUILDING:
@@ -61,7 +64,7 @@ export function settleAggregatorEnd<E extends LifecycleEvent>(
   state: ProjectState,
   storedOutcome: E | null,
   end: { component: string; how: string },
-): E | LifecycleEvent | null {
+): E | LifecycleEventOf<'component.failed'> | null {
   if (state !== ProjectState.DEPLOYING && state !== ProjectState.TRAINING) return null;
   return storedOutcome ?? { kind: 'component.failed', component: end.component, reason: end.how };
 }
@@ -71,7 +74,7 @@ export function settleAggregatorEnd<E extends LifecycleEvent>(
  * one): training that ended with a stored model completes instead of failing; FINALIZING, whose
  * model is stored, runs its effect again; everything else fails.
  */
-export function settleDeadline<E extends LifecycleEvent>(state: ProjectState, storedOutcome: E | null): E | LifecycleEvent | 'resume' {
+export function settleDeadline<E extends LifecycleEvent>(state: ProjectState, storedOutcome: E | null): E | LifecycleEventOf<'deadline.passed'> | 'resume' {
   if (storedOutcome && (state === ProjectState.DEPLOYING || state === ProjectState.TRAINING)) return storedOutcome;
   if (storedOutcome && state === ProjectState.FINALIZING) return 'resume';
   return { kind: 'deadline.passed', state };

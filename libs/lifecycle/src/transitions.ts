@@ -22,6 +22,9 @@ export type LifecycleEvent =
 
 export type LifecycleEventKind = LifecycleEvent['kind'];
 
+/** The event of one kind, e.g. `LifecycleEventOf<'deadline.passed'>`. */
+export type LifecycleEventOf<K extends LifecycleEventKind> = Extract<LifecycleEvent, { kind: K }>;
+
 export type TransitionDecision =
   | { outcome: 'transition'; to: ProjectState; reason?: string; failedStage?: ProjectStage }
   /** The event is valid and carries data, but the state does not change (e.g. another round finished). */

@@ -1,3 +1,4 @@
+export * from './message-bus';
 export * from './mqtt-bus';
 export * from './nest-transport';
 export * from './log-context';

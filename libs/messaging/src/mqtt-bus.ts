@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { IClientPublishOptions, MqttClient, connectAsync } from 'mqtt';
 import { Topics, TopicDef, createMessage, healthProbeTopic, topicFor } from '@flops/contracts';
+import { MessageBus } from './message-bus';
 import { countSent } from './mqtt-metrics';
 
 export interface MqttBusOptions {
@@ -16,17 +17,19 @@ export interface MqttBusOptions {
 }
 
 /**
- * Publishes contract-checked messages with QoS 1. Subscribing is Nest's job (`@EventPattern`);
- * this is the one way FLOps code sends anything over MQTT.
+ * The MessageBus over an MQTT broker: contract-checked messages with QoS 1. Subscribing is Nest's
+ * job (`@EventPattern`).
  */
-export class MqttBus {
+export class MqttBus extends MessageBus {
   private readonly logger = new Logger(MqttBus.name);
 
   private constructor(
     private readonly client: MqttClient,
     private readonly publishTimeoutMs: number,
     private readonly clientId: string,
-  ) {}
+  ) {
+    super();
+  }
 
   static async connect(options: MqttBusOptions): Promise<MqttBus> {
     const client = await connectAsync(options.url, {
@@ -46,7 +49,6 @@ export class MqttBus {
     this.logger.debug(`→ ${topic}`);
   }
 
-  /** Remove every retained message of a project, so nothing stale greets a later subscriber. */
   async clearRetained(projectId: string): Promise<void> {
     for (const def of Object.values(Topics) as TopicDef<object>[]) {
       if (def.retained) await this.send(topicFor(def, projectId), '', { qos: 1, retain: true });

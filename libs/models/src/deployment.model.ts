@@ -54,15 +54,20 @@ export function deploymentModel(connection: Connection): DeploymentModel {
   );
 }
 
-/** Read access to what drivers deployed, for the API. */
-export class DeploymentStore {
+/** Read access to what drivers deployed, for the API (a port). */
+export abstract class DeploymentStore {
+  /** What was deployed for a project, oldest first. */
+  abstract forProject(projectId: string): Promise<DeploymentRecord[]>;
+}
+
+export class MongoDeploymentStore extends DeploymentStore {
   private readonly model: DeploymentModel;
 
   constructor(connection: Connection) {
+    super();
     this.model = deploymentModel(connection);
   }
 
-  /** What was deployed for a project, oldest first. */
   async forProject(projectId: string): Promise<DeploymentRecord[]> {
     return this.model.find({ projectId }).sort({ startedAt: 1, _id: 1 }).lean<DeploymentRecord[]>().exec();
   }

@@ -9,7 +9,7 @@ import { ProjectState } from '@flops/lifecycle';
 import { infraEnv } from '@flops/testing';
 import { connectDatabase } from './connection';
 import { projectModel, RoundRecord } from './project.model';
-import { NewProject, ProjectStore } from './project.store';
+import { MongoProjectStore, NewProject, ProjectStore } from './project.store';
 
 const RUN = randomBytes(5).toString('hex');
 const MONGO_URL = infraEnv().MONGO_URL;
@@ -58,7 +58,7 @@ describe('ProjectStore (real database)', () => {
 
   beforeAll(async () => {
     connection = await connectDatabase(MONGO_URL, DB_NAME);
-    store = new ProjectStore(connection);
+    store = new MongoProjectStore(connection);
     await projectModel(connection).init(); // indexes exist before the tests race on them
   });
 

@@ -43,15 +43,43 @@ const NON_TERMINAL = Object.values(ProjectState).filter((s) => !TERMINAL_STATES.
 const DUPLICATE_KEY = 11000;
 
 /**
- * All access to stored projects. A change is applied only to the version it was decided on and
- * needs no transactions: claim the next version (unique insert), then write the new fields —
- * a write that is idempotent, so finishing an interrupted one twice does no harm.
+ * All access to stored projects (a port: the services depend on this, a database is one class
+ * behind it). A change is applied only to the version it was decided on.
  */
-export class ProjectStore {
+export abstract class ProjectStore {
+  abstract create(project: NewProject): Promise<ProjectRecord>;
+  /** The project at its latest version. */
+  abstract get(id: string): Promise<ProjectRecord | null>;
+  /** How many projects are in each state (states with none are absent). */
+  abstract countByState(): Promise<Record<string, number>>;
+  /** Newest first. */
+  abstract list(filter: { state?: ProjectState; limit: number; skip: number }): Promise<{ items: ProjectRecord[]; total: number }>;
+  /** Apply `change` if the project is still at `expectedVersion`; null means someone was faster. */
+  abstract apply(id: string, expectedVersion: number, change: ProjectChange): Promise<ProjectRecord | null>;
+  /** Every version a project went through, oldest first, with the change that made it. */
+  abstract versions(id: string): Promise<{ version: number; at: Date; change: ProjectChange }[]>;
+  /** Projects not in a terminal state. */
+  abstract unfinished(): Promise<ProjectRecord[]>;
+  /** Projects still SUBMITTED after `before`: their submission message may have been lost. */
+  abstract waitingSince(before: Date): Promise<ProjectRecord[]>;
+  /** Unfinished projects whose deadline is before `now`. */
+  abstract overdue(now: Date): Promise<ProjectRecord[]>;
+  /** Ended projects whose components may still be running (the orchestrator died while cleaning up). */
+  abstract endedNotCleanedUp(endedBefore: Date): Promise<ProjectRecord[]>;
+  abstract markCleanedUp(id: string): Promise<void>;
+}
+
+/**
+ * The projects in a MongoDB-wire database. Needs no transactions: claim the next version (unique
+ * insert), then write the new fields — a write that is idempotent, so finishing an interrupted
+ * one twice does no harm.
+ */
+export class MongoProjectStore extends ProjectStore {
   private readonly model: ProjectModel;
   private readonly claims: Model<VersionClaim>;
 
   constructor(connection: Connection) {
+    super();
     this.model = projectModel(connection);
     this.claims =
       (connection.models.ProjectVersion as Model<VersionClaim> | undefined) ??

@@ -53,10 +53,25 @@ const trackingSchema = new Schema<TrackingRecord>(
 
 export type TrackingProgress = Partial<Omit<TrackingRecord, '_id' | 'updatedAt' | 'markedAt' | 'pending' | 'attempts' | 'nextAttemptAt'>>;
 
-export class TrackingStore {
+/** The tracking outbox (a port; MongoTrackingStore keeps it in the database). */
+export abstract class TrackingStore {
+  abstract get(projectId: string): Promise<TrackingRecord | null>;
+  /** Records that the project owes the tracker an update (persisted before the tracker is called). */
+  abstract markPending(projectId: string, now?: Date): Promise<void>;
+  abstract progress(projectId: string, progress: TrackingProgress): Promise<void>;
+  /** Everything owed was delivered (unless a newer change marked it pending again meanwhile: `since`). */
+  abstract done(projectId: string, since: Date): Promise<void>;
+  /** Records a failed attempt and when to try again; answers the number of attempts so far. */
+  abstract failed(projectId: string, error: string, retryAt: Date): Promise<number>;
+  /** Projects whose tracking is owed and due for another try. */
+  abstract due(now: Date, limit?: number): Promise<TrackingRecord[]>;
+}
+
+export class MongoTrackingStore extends TrackingStore {
   private readonly model: Model<TrackingRecord>;
 
   constructor(connection: Connection) {
+    super();
     this.model = (connection.models.Tracking as Model<TrackingRecord> | undefined) ?? connection.model<TrackingRecord>('Tracking', trackingSchema, 'tracking');
   }
 

@@ -1,4 +1,4 @@
-import { RegistryClient } from './client';
+import { HttpRegistryClient } from './client';
 import { sha256Digest } from './digest';
 import { DigestMismatchError, InvalidReferenceError, RegistryError, RegistryUnavailableError } from './errors';
 
@@ -37,7 +37,7 @@ describe('RegistryClient (scripted fetch)', () => {
       if (method === 'POST') return new Response(null, { status: 202, headers: { Location: location } });
       return new Response(null, { status: 201, headers: { 'Docker-Content-Digest': digest } });
     });
-    const client = new RegistryClient({ url: 'http://reg.test:5000/', fetch: fn });
+    const client = new HttpRegistryClient({ url: 'http://reg.test:5000/', fetch: fn });
     const result = await client.uploadBlob('r', data, { mediaType: 'application/x-test' });
     expect(result).toEqual({ status: 'uploaded', descriptor: { mediaType: 'application/x-test', digest, size: data.length } });
     expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
@@ -50,12 +50,12 @@ describe('RegistryClient (scripted fetch)', () => {
 
   it('skips the upload when the blob exists, and reports mounts', async () => {
     const existing = fakeFetch(() => new Response(null, { status: 200 }));
-    const c1 = new RegistryClient({ url: 'http://reg.test', fetch: existing.fn });
+    const c1 = new HttpRegistryClient({ url: 'http://reg.test', fetch: existing.fn });
     expect((await c1.uploadBlob('r', data)).status).toBe('existing');
     expect(existing.calls).toHaveLength(1);
 
     const mount = fakeFetch(({ method }) => new Response(null, { status: method === 'HEAD' ? 404 : 201 }));
-    const c2 = new RegistryClient({ url: 'http://reg.test', fetch: mount.fn });
+    const c2 = new HttpRegistryClient({ url: 'http://reg.test', fetch: mount.fn });
     expect((await c2.uploadBlob('r', data, { mountFrom: 'base/img' })).status).toBe('mounted');
     expect(mount.calls[1].url).toBe(`http://reg.test/v2/r/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=base%2Fimg`);
   });
@@ -68,7 +68,7 @@ describe('RegistryClient (scripted fetch)', () => {
           statusText: 'Bad Request',
         }),
     );
-    const client = new RegistryClient({ url: 'http://reg.test', fetch: fn });
+    const client = new HttpRegistryClient({ url: 'http://reg.test', fetch: fn });
     const err = await client
       .pushManifest('r', 't', { schemaVersion: 2, config: { mediaType: 'a/b', digest, size: 1 }, layers: [] })
       .catch((e: unknown) => e);
@@ -82,7 +82,7 @@ describe('RegistryClient (scripted fetch)', () => {
   });
 
   it('maps network failures and timeouts to RegistryUnavailableError', async () => {
-    const refused = new RegistryClient({
+    const refused = new HttpRegistryClient({
       url: 'http://reg.test',
       fetch: (async () => {
         throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
@@ -91,7 +91,7 @@ describe('RegistryClient (scripted fetch)', () => {
     await expect(refused.ping()).rejects.toThrow(RegistryUnavailableError);
     await expect(refused.listTags('x')).rejects.toThrow(/ECONNREFUSED/);
 
-    const slow = new RegistryClient({
+    const slow = new HttpRegistryClient({
       url: 'http://reg.test',
       timeoutMs: 50,
       fetch: ((_: unknown, init?: RequestInit) =>
@@ -101,27 +101,27 @@ describe('RegistryClient (scripted fetch)', () => {
     });
     await expect(slow.hasBlob('x', digest)).rejects.toThrow(/timed out after 50 ms/);
 
-    const notRegistry = new RegistryClient({ url: 'http://reg.test', fetch: fakeFetch(() => new Response('nope', { status: 404 })).fn });
+    const notRegistry = new HttpRegistryClient({ url: 'http://reg.test', fetch: fakeFetch(() => new Response('nope', { status: 404 })).fn });
     await expect(notRegistry.ping()).rejects.toThrow(RegistryUnavailableError);
   });
 
   it('verifies blob and manifest digests', async () => {
     const { fn } = fakeFetch(() => new Response('tampered', { status: 200 }));
-    const client = new RegistryClient({ url: 'http://reg.test', fetch: fn });
+    const client = new HttpRegistryClient({ url: 'http://reg.test', fetch: fn });
     await expect(client.getBlob('r', digest)).rejects.toThrow(DigestMismatchError);
     await expect(client.getManifest('r', digest)).rejects.toThrow(DigestMismatchError);
   });
 
   it('validates names before any request', async () => {
     const { fn, calls } = fakeFetch(() => new Response(null, { status: 200 }));
-    const client = new RegistryClient({ url: 'http://reg.test', fetch: fn });
+    const client = new HttpRegistryClient({ url: 'http://reg.test', fetch: fn });
     await expect(client.resolveTag('Bad/Name', 'v1')).rejects.toThrow(InvalidReferenceError);
     await expect(client.resolveTag('ok', 'bad/tag')).rejects.toThrow(/Invalid tag/);
     await expect(client.hasBlob('ok', 'sha256:xyz')).rejects.toThrow(/Invalid digest/);
     await expect(client.deleteManifest('ok', 'latest')).rejects.toThrow(/only be deleted by digest/);
     await expect(client.pushBlob('a//b', data)).rejects.toThrow(InvalidReferenceError);
     expect(calls).toHaveLength(0);
-    expect(() => new RegistryClient({ url: 'ftp://x' })).toThrow(InvalidReferenceError);
+    expect(() => new HttpRegistryClient({ url: 'ftp://x' })).toThrow(InvalidReferenceError);
   });
 
   it('follows tag-list pagination and treats an unknown repository as empty', async () => {
@@ -132,7 +132,7 @@ describe('RegistryClient (scripted fetch)', () => {
         headers: { Link: '</v2/r/tags/list?last=b&n=2>; rel="next"' },
       });
     });
-    const client = new RegistryClient({ url: 'http://reg.test', fetch: fn });
+    const client = new HttpRegistryClient({ url: 'http://reg.test', fetch: fn });
     expect(await client.listTags('r')).toEqual(['a', 'b', 'c']);
     expect(await client.listTags('unknown')).toEqual([]);
   });

@@ -64,6 +64,42 @@ interface RequestOptions {
 }
 
 /**
+ * What FLOps does with an OCI registry (a port: services and the image/artifact helpers depend on
+ * this; HttpRegistryClient speaks the distribution API behind it).
+ */
+export abstract class RegistryClient {
+  /** `host[:port]` of the registry, as used in image references. */
+  abstract readonly registryHost: string;
+  /** Checks that the registry is reachable and speaks the v2 API. */
+  abstract ping(): Promise<void>;
+  /** Digest of the manifest `ref` (tag or digest) points to, or null when it does not exist. */
+  abstract resolveTag(repo: string, ref: string): Promise<string | null>;
+  abstract hasBlob(repo: string, digest: string): Promise<boolean>;
+  /** Pushes a blob unless present, reporting whether it was uploaded, already there, or cross-mounted. */
+  abstract uploadBlob(repo: string, data: Uint8Array, opts?: PushBlobOptions): Promise<BlobPushResult>;
+  /** Downloads a blob verified against its digest (and its size, given a descriptor). */
+  abstract getBlob(repo: string, digestOrDescriptor: string | Descriptor): Promise<Buffer>;
+  /** Uploads a manifest under a tag (or by digest) and returns its digest. Referenced blobs must exist. */
+  abstract pushManifest(repo: string, ref: string, manifest: OciManifest): Promise<string>;
+  /** An image manifest by tag or digest, with its digest, media type and exact bytes. Indexes are rejected. */
+  abstract getManifestRaw(repo: string, ref: string): Promise<ManifestResult>;
+  /** Tags of a repository; [] when the repository does not exist. */
+  abstract listTags(repo: string): Promise<string[]>;
+  /** Deletes a manifest by digest; false if it did not exist. */
+  abstract deleteManifest(repo: string, digest: string): Promise<boolean>;
+
+  /** Pushes a blob (skipping the upload if the repository already has it) and returns its descriptor. */
+  async pushBlob(repo: string, data: Uint8Array, mediaType: string = MediaTypes.octetStream): Promise<Descriptor> {
+    return (await this.uploadBlob(repo, data, { mediaType })).descriptor;
+  }
+
+  async getManifest(repo: string, ref: string): Promise<{ manifest: OciManifest; digest: string }> {
+    const result = await this.getManifestRaw(repo, ref);
+    return { manifest: result.manifest, digest: result.digest };
+  }
+}
+
+/**
  * Minimal client for an OCI distribution (v2) registry over plain HTTP without auth,
  * e.g. CNCF Distribution (`registry:2`).
  *
@@ -71,16 +107,16 @@ interface RequestOptions {
  * RegistryUnavailableError when the registry cannot be reached (or times out), and with
  * RegistryError (method, URL, status, registry error codes) on any unexpected non-2xx answer.
  */
-export class RegistryClient {
+export class HttpRegistryClient extends RegistryClient {
   /** Normalised base URL without trailing slash. */
   readonly url: string;
-  /** `host[:port]` of the registry, as used in image references. */
   readonly registryHost: string;
   readonly timeoutMs: number;
   readonly blobTimeoutMs: number;
   private readonly fetchImpl: typeof fetch;
 
   constructor(opts: RegistryClientOptions) {
+    super();
     let parsed: URL;
     try {
       parsed = new URL(opts.url);
@@ -138,11 +174,6 @@ export class RegistryClient {
     const res = await this.request('HEAD', this.blobUrl(repo, digest), { allow: [404] });
     await discard(res);
     return res.status !== 404;
-  }
-
-  /** Pushes a blob (skipping the upload if the repository already has it) and returns its descriptor. */
-  async pushBlob(repo: string, data: Uint8Array, mediaType: string = MediaTypes.octetStream): Promise<Descriptor> {
-    return (await this.uploadBlob(repo, data, { mediaType })).descriptor;
   }
 
   /**
@@ -245,15 +276,9 @@ export class RegistryClient {
   }
 
   /**
-   * Fetches an image manifest by tag or digest. The digest is computed from the received bytes
-   * (and checked against the requested digest / Docker-Content-Digest). Indexes are rejected.
+   * The digest is computed from the received bytes (and checked against the requested digest /
+   * Docker-Content-Digest).
    */
-  async getManifest(repo: string, ref: string): Promise<{ manifest: OciManifest; digest: string }> {
-    const result = await this.getManifestRaw(repo, ref);
-    return { manifest: result.manifest, digest: result.digest };
-  }
-
-  /** getManifest plus the served media type and the exact bytes. */
   async getManifestRaw(repo: string, ref: string): Promise<ManifestResult> {
     assertRepository(repo);
     assertTagOrDigest(ref);

@@ -5,6 +5,7 @@
  */
 export {
   RegistryClient,
+  HttpRegistryClient,
   type RegistryClientOptions,
   type BlobPushResult,
   type BlobPushStatus,

@@ -12,7 +12,7 @@ import {
   EMPTY_DESCRIPTOR,
   InvalidReferenceError,
   MediaTypes,
-  RegistryClient,
+  HttpRegistryClient,
   RegistryError,
   RegistryUnavailableError,
   packDirectoryLayer,
@@ -60,13 +60,13 @@ async function snapshot(root: string, rel = ''): Promise<Record<string, string>>
 }
 
 describe(`OCI registry at ${REGISTRY_URL}`, () => {
-  let client: RegistryClient;
+  let client: HttpRegistryClient;
   let work: string;
   let repoDir: string;
   const pushed: Array<{ repo: string; digest: string }> = [];
 
   beforeAll(async () => {
-    client = new RegistryClient({ url: REGISTRY_URL, timeoutMs: 10_000 });
+    client = new HttpRegistryClient({ url: REGISTRY_URL, timeoutMs: 10_000 });
     await client.ping(); // fails with RegistryUnavailableError (and the URL) if the registry is not up
     work = await mkdtemp(path.join(tmpdir(), 'oci-int-'));
     repoDir = path.join(work, 'ml-repo');
@@ -249,7 +249,7 @@ describe(`OCI registry at ${REGISTRY_URL}`, () => {
       await expect(client.getBlob(repo, { ...first.descriptor, size: big.length + 1 })).rejects.toThrow(DigestMismatchError);
 
       // a proxy that flips one byte: the client must notice
-      const tampering = new RegistryClient({
+      const tampering = new HttpRegistryClient({
         url: REGISTRY_URL,
         fetch: async (input, init) => {
           const res = await fetch(input, init);
@@ -270,7 +270,7 @@ describe(`OCI registry at ${REGISTRY_URL}`, () => {
 
     it('rejects invalid names, tags and digests before any request', async () => {
       let requests = 0;
-      const counting = new RegistryClient({
+      const counting = new HttpRegistryClient({
         url: REGISTRY_URL,
         fetch: (input, init) => {
           requests++;
@@ -313,7 +313,7 @@ describe(`OCI registry at ${REGISTRY_URL}`, () => {
 
     it('an unreachable registry gives RegistryUnavailableError naming the URL', async () => {
       const port = await freePort();
-      const down = new RegistryClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 3000 });
+      const down = new HttpRegistryClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 3000 });
       const err = await down.ping().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RegistryUnavailableError);
       expect((err as Error).message).toContain(`http://127.0.0.1:${port}/v2/`);

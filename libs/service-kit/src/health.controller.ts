@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Inject, Optional, Res } from '@nestjs/common
 import { HiddenFromOpenApi } from './openapi';
 import type { Response } from 'express';
 import type { Connection } from 'mongoose';
-import type { MqttBus } from '@flops/messaging';
+import type { MessageBus } from '@flops/messaging';
 
 /** One dependency that must answer for the service to be ready (database, broker, registry). */
 export interface ReadinessCheck {
@@ -24,7 +24,7 @@ export const databaseCheck = (db: Connection): ReadinessCheck => ({
   },
 });
 
-export const brokerCheck = (bus: MqttBus): ReadinessCheck => ({ name: 'broker', check: () => bus.ping(CHECK_TIMEOUT_MS) });
+export const brokerCheck = (bus: MessageBus): ReadinessCheck => ({ name: 'broker', check: () => bus.ping(CHECK_TIMEOUT_MS) });
 
 export const registryCheck = (registry: { ping(): Promise<void> }): ReadinessCheck => ({ name: 'registry', check: () => registry.ping() });
 

@@ -4,7 +4,7 @@ import { ClientRequest, IncomingMessage, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Socket } from 'node:net';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
-import { DataPlaneClient } from '../../../learner/src/tasks/data-plane.client';
+import { HttpDataPlaneClient } from '../../../learner/src/tasks/data-plane.client';
 import { UpdateRejectedError } from '../training/training-errors';
 import { TrainingRun } from '../training/training-run';
 import { DataPlaneController, UPLOAD_LIMITS, UploadLimits, readBody } from './data-plane.controller';
@@ -174,12 +174,12 @@ describe('DataPlaneController: uploads', () => {
   });
 });
 
-describe('DataPlaneController with the learner’s DataPlaneClient', () => {
+describe('DataPlaneController with the learner’s HttpDataPlaneClient', () => {
   it('an update larger than the aggregator accepts is refused with a 413 the learner reads and reports clearly', async () => {
     const run = new FakeRun();
     const { app, port } = await startDataPlane(run, { maxBytes: 4096, concurrency: 1 });
     try {
-      const client = new DataPlaneClient('learner-0', 5_000);
+      const client = new HttpDataPlaneClient('learner-0', 5_000);
       await expect(client.upload(`http://127.0.0.1:${port}/v1/tasks/t-1/uploads`, Buffer.alloc(100_000))).rejects.toThrow(
         'the update is 100000 bytes, more than the 4096 bytes the aggregator accepts for it',
       );

@@ -12,7 +12,7 @@ import {
   encodeRoundHistory,
   modelAnnotations,
 } from '@flops/contracts';
-import { MqttBus } from '@flops/messaging';
+import { MessageBus } from '@flops/messaging';
 import { RegistryClient, pushArtifact } from '@flops/oci-registry';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 import { StoredModelInfo, TrainingPorts } from './training-run';
@@ -22,7 +22,7 @@ import { StoredModelInfo, TrainingPorts } from './training-run';
 @Injectable()
 export class AggregatorOutbox implements TrainingPorts {
   constructor(
-    private readonly bus: MqttBus,
+    private readonly bus: MessageBus,
     private readonly registry: RegistryClient,
     private readonly projectId: string,
     private readonly modelRepository: string,

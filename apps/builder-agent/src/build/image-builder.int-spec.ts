@@ -12,7 +12,7 @@ import { Logger } from '@nestjs/common';
 import { BuildRequested, BuildSucceeded, LEARNER_RUNTIME_VERSION, ML_REPO_CONTRACT } from '@flops/contracts';
 import { Connection } from 'mongoose';
 import { MongoBuiltImages, connectDatabase } from '@flops/models';
-import { RegistryClient, packDirectoryLayer, pullImageToDirectory, pushImage } from '@flops/oci-registry';
+import { HttpRegistryClient, RegistryClient, packDirectoryLayer, pullImageToDirectory, pushImage } from '@flops/oci-registry';
 import { exampleRepoCopy, infraEnv } from '@flops/testing';
 import { BuildError } from './build-errors';
 import { BuildReporter, ImageBuilder, imageTag } from './image-builder';
@@ -98,7 +98,7 @@ describe('ImageBuilder (real registry, real git)', () => {
 
   beforeAll(async () => {
     Logger.overrideLogger(['warn', 'error']);
-    registry = new RegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL, timeoutMs: 10_000 });
+    registry = new HttpRegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL, timeoutMs: 10_000 });
     await registry.ping();
     work = mkdtempSync(join(tmpdir(), 'flops-builder-int-'));
     workDir = join(work, 'builder-work');

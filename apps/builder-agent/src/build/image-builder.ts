@@ -160,7 +160,7 @@ export class ImageBuilder {
   }
 
   private reference(repo: string, tag: string): string {
-    return formatImageReference({ registry: new URL(this.registry.url).host, repository: repo, tag });
+    return formatImageReference({ registry: this.registry.registryHost, repository: repo, tag });
   }
 }
 

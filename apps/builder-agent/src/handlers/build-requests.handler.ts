@@ -2,7 +2,7 @@ import { Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BuildRequested, Envelope, MAX_REASON_LENGTH, Topics, injectedFault, sharedSubscriptionFor } from '@flops/contracts';
-import { Message, MqttBus, MqttHandlers } from '@flops/messaging';
+import { Message, MessageBus, MqttHandlers } from '@flops/messaging';
 import { Metrics } from '@flops/service-kit';
 import { BuildError } from '../build/build-errors';
 import { BuildJournal } from '../build/build-journal';
@@ -23,7 +23,7 @@ export class BuildRequestsHandler implements OnApplicationBootstrap {
 
   constructor(
     private readonly builder: ImageBuilder,
-    private readonly bus: MqttBus,
+    private readonly bus: MessageBus,
     private readonly journal: BuildJournal,
   ) {}
 

@@ -1,6 +1,6 @@
 import { Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DataPlaneClient, StaleTaskError } from './data-plane.client';
+import { HttpDataPlaneClient, StaleTaskError } from './data-plane.client';
 
 /** An aggregator data plane that answers every request with `status` and a data-plane error body. */
 async function answering(status: number, message: string, extra: Record<string, unknown> = {}): Promise<{ server: Server; url: string }> {
@@ -30,10 +30,10 @@ describe('DataPlaneClient: refusals', () => {
     await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
   });
 
-  async function client(status: number, message: string, extra: Record<string, unknown> = {}): Promise<{ client: DataPlaneClient; url: string }> {
+  async function client(status: number, message: string, extra: Record<string, unknown> = {}): Promise<{ client: HttpDataPlaneClient; url: string }> {
     const { server, url } = await answering(status, message, extra);
     servers.push(server);
-    return { client: new DataPlaneClient('learner-0', 5_000), url };
+    return { client: new HttpDataPlaneClient('learner-0', 5_000), url };
   }
 
   it.each([

@@ -9,14 +9,24 @@ import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
  */
 export class StaleTaskError extends Error {}
 
-/** Binary transfers to and from the aggregator, retried on network faults (not on refusals). */
-export class DataPlaneClient {
+/** Binary transfers to and from the aggregator (a port; HttpDataPlaneClient is the real one). */
+export abstract class DataPlaneClient {
+  /** The bytes of a model; StaleTaskError when the aggregator has moved past it. */
+  abstract download(url: string): Promise<Buffer>;
+  /** Sends an encoded update; StaleTaskError when the aggregator has moved past its task. */
+  abstract upload(url: string, body: Buffer): Promise<void>;
+}
+
+/** The data plane over HTTP, retried on network faults (not on refusals). */
+export class HttpDataPlaneClient extends DataPlaneClient {
   private cached?: { url: string; bytes: Buffer };
 
   constructor(
     private readonly learnerId: string,
     private readonly timeoutMs = 120_000,
-  ) {}
+  ) {
+    super();
+  }
 
   /** The evaluate and next fit task often name the same model: it is downloaded once. */
   async download(url: string): Promise<Buffer> {

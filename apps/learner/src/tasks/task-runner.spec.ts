@@ -32,6 +32,16 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** Serves MODEL and keeps what is uploaded, unless a test scripts the two otherwise. */
+class ScriptedDataPlane extends DataPlaneClient {
+  constructor(private readonly uploads: Buffer[]) {
+    super();
+  }
+
+  readonly download = jest.fn(async (_url: string): Promise<Buffer> => MODEL);
+  readonly upload = jest.fn(async (_url: string, body: Buffer): Promise<void> => void this.uploads.push(body));
+}
+
 /** A learner with a scriptable model manager and data plane, recording what it reports, in order. */
 function aLearner(idleTimeoutMs = 60_000) {
   const events: string[] = [];
@@ -48,10 +58,7 @@ function aLearner(idleTimeoutMs = 60_000) {
       accuracy: 0.8,
     })),
   } satisfies ModelManager;
-  const dataPlane = {
-    download: jest.fn(async (_url: string): Promise<Buffer> => MODEL),
-    upload: jest.fn(async (_url: string, body: Buffer): Promise<void> => void uploads.push(body)),
-  };
+  const dataPlane = new ScriptedDataPlane(uploads);
   const ports: LearnerPorts = {
     join: async () => undefined,
     evaluated: async (taskId, _round, numSamples, metrics) => {
@@ -64,7 +71,7 @@ function aLearner(idleTimeoutMs = 60_000) {
     },
     finished: (reason) => void events.push(`finished: ${reason}`),
   };
-  const runner = new TaskRunner(LEARNER, manager, dataPlane as unknown as DataPlaneClient, ports, { joinRetryMs: 60_000, idleTimeoutMs });
+  const runner = new TaskRunner(LEARNER, manager, dataPlane, ports, { joinRetryMs: 60_000, idleTimeoutMs });
   runners.push(runner);
   return { runner, manager, dataPlane, events, uploads, evaluations, failures };
 }

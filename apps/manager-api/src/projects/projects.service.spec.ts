@@ -1,9 +1,7 @@
 import { repoSlug as nameFromRepoUrl } from '@flops/contracts';
-import type { TopicDef } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
-import type { MqttBus } from '@flops/messaging';
-import type { DeploymentStore, NewProject, ProjectRecord, ProjectStore, TrackingStore } from '@flops/models';
-import type { RegistryClient } from '@flops/oci-registry';
+import { EMPTY_DESCRIPTOR, MediaTypes } from '@flops/oci-registry';
+import { InMemoryDeploymentStore, InMemoryProjectStore, InMemoryRegistry, InMemoryTrackingStore, RecordingBus } from '@flops/testing';
 import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError } from './project-errors';
 import type { CreateProjectDto } from './project.dto';
 import { ProjectsService } from './projects.service';
@@ -75,45 +73,11 @@ describe('nameFromRepoUrl', () => {
 
 // ---- ProjectsService, with its store and broker replaced ------------------------------------------
 
-
-class FakeStore {
-  readonly records = new Map<string, ProjectRecord>();
-  async create(project: NewProject): Promise<ProjectRecord> {
-    const at = new Date();
-    const record: ProjectRecord = { ...project, version: 0, rounds: [], history: [{ from: null, to: project.state, at, event: 'submitted' }], createdAt: at, updatedAt: at };
-    this.records.set(record._id, record);
-    return record;
-  }
-  async get(id: string): Promise<ProjectRecord | null> {
-    return this.records.get(id) ?? null;
-  }
-}
-
-class FakeBus {
-  readonly published: { topic: string; projectId: string; payload: object }[] = [];
-  failing = false;
-  async publish(def: TopicDef<object>, projectId: string, payload: object): Promise<void> {
-    if (this.failing) throw new Error('broker unreachable');
-    this.published.push({ topic: def.template, projectId, payload });
-  }
-}
-
-class FakeRegistry {
-  manifests = new Set<string>();
-  reachable = true;
-  async resolveTag(repository: string, ref: string): Promise<string | null> {
-    if (!this.reachable) throw new Error('registry unreachable');
-    return this.manifests.has(`${repository}@${ref}`) ? ref : null;
-  }
-}
-
 function setup() {
-  const store = new FakeStore();
-  const bus = new FakeBus();
-  const deployments = { forProject: async () => [] } as unknown as DeploymentStore;
-  const registry = new FakeRegistry();
-  const tracking = { get: async () => null } as unknown as TrackingStore;
-  const service = new ProjectsService(store as unknown as ProjectStore, deployments, bus as unknown as MqttBus, registry as unknown as RegistryClient, tracking);
+  const store = new InMemoryProjectStore();
+  const bus = new RecordingBus();
+  const registry = new InMemoryRegistry();
+  const service = new ProjectsService(store, new InMemoryDeploymentStore(), bus, registry, new InMemoryTrackingStore());
   return { service, store, bus, registry };
 }
 
@@ -131,21 +95,21 @@ describe('ProjectsService', () => {
     expect(view.training).toEqual({
       rounds: 3, learners: 4, minLearnersPerRound: 4, strategy: 'fedavg', hyperparameters: {}, dataTags: [], roundTimeoutSeconds: 300, seed: 42,
     });
-    expect(store.records.has(view.id)).toBe(true);
-    expect(bus.published).toEqual([{ topic: 'flops/v1/projects/{projectId}/submitted', projectId: view.id, payload: {} }]);
+    expect(store.has(view.id)).toBe(true);
+    expect(bus.published).toEqual([{ topic: 'projectSubmitted', projectId: view.id, payload: {} }]);
   });
 
   it('still answers with the stored project when the announcement cannot be sent (the sweeper starts it)', async () => {
     const { service, store, bus } = setup();
-    bus.failing = true;
+    bus.failWith = new Error('broker unreachable');
     const view = await service.create(request());
-    expect(store.records.get(view.id)?.state).toBe(ProjectState.SUBMITTED);
+    expect(store.current(view.id).state).toBe(ProjectState.SUBMITTED);
   });
 
   it('refuses more learners per round than learners, storing and announcing nothing', async () => {
     const { service, store, bus } = setup();
     await expect(service.create(request({ learners: 2, minLearnersPerRound: 3 }))).rejects.toBeInstanceOf(InvalidProjectError);
-    expect(store.records.size).toBe(0);
+    expect(store.size).toBe(0);
     expect(bus.published).toEqual([]);
   });
 
@@ -155,9 +119,9 @@ describe('ProjectsService', () => {
     bus.published.length = 0;
 
     await service.cancel(view.id, { reason: 'enough' });
-    expect(bus.published).toEqual([{ topic: 'flops/v1/projects/{projectId}/cancel', projectId: view.id, payload: { reason: 'enough' } }]);
+    expect(bus.published).toEqual([{ topic: 'projectCancelRequested', projectId: view.id, payload: { reason: 'enough' } }]);
 
-    store.records.set(view.id, { ...store.records.get(view.id)!, state: ProjectState.COMPLETED });
+    store.put({ ...store.current(view.id), state: ProjectState.COMPLETED });
     await expect(service.cancel(view.id, {})).rejects.toBeInstanceOf(ProjectAlreadyEndedError);
     await expect(service.cancel('p0', {})).rejects.toBeInstanceOf(ProjectNotFoundError);
     await expect(service.get('p0')).rejects.toBeInstanceOf(ProjectNotFoundError);
@@ -171,13 +135,13 @@ describe('ProjectsService: the stored model', () => {
     const view = await service.create(request());
     const digest = `sha256:${'c'.repeat(64)}`;
     const model = { reference: `127.0.0.1:5000/flops/models/${view.id}@${digest}`, digest, sizeBytes: 10 };
-    store.records.set(view.id, { ...store.records.get(view.id)!, state: ProjectState.COMPLETED, model });
+    store.put({ ...store.current(view.id), state: ProjectState.COMPLETED, model });
 
-    registry.manifests.add(`flops/models/${view.id}@${digest}`);
+    registry.put(`flops/models/${view.id}`, 'final', digest, { schemaVersion: 2, mediaType: MediaTypes.imageManifest, config: EMPTY_DESCRIPTOR, layers: [] });
     expect((await service.get(view.id)).model).toEqual({ ...model, availability: 'stored' });
-    registry.manifests.clear();
+    registry.remove(`flops/models/${view.id}`, digest);
     expect((await service.get(view.id)).model).toEqual({ ...model, availability: 'missing' });
-    registry.reachable = false;
+    registry.failWith = new Error('registry unreachable');
     expect((await service.get(view.id)).model).toEqual({ ...model, availability: 'unknown' });
   });
 });

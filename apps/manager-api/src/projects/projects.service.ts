@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Topics, TrainingConfig, repoSlug } from '@flops/contracts';
 import { ProjectState, isTerminal } from '@flops/lifecycle';
-import { MqttBus } from '@flops/messaging';
+import { MessageBus } from '@flops/messaging';
 import { DeploymentStore, ModelRecord, ProjectStore, TrackingStore } from '@flops/models';
 import { RegistryClient, parseImageReference } from '@flops/oci-registry';
 import { CancelProjectDto, CreateProjectDto, ListProjectsQuery } from './project.dto';
@@ -20,7 +20,7 @@ export class ProjectsService {
   constructor(
     private readonly store: ProjectStore,
     private readonly deployments: DeploymentStore,
-    private readonly bus: MqttBus,
+    private readonly bus: MessageBus,
     private readonly registry: RegistryClient,
     private readonly tracking: TrackingStore,
   ) {}

@@ -1,12 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { ProjectState, StateDeadlines } from '@flops/lifecycle';
 import { HistoryEntry, ProjectRecord, ProjectStore } from '@flops/models';
+import { InMemoryRegistry, RecordingBus } from '@flops/testing';
+import { ComponentPlanner } from '../deployment/component-planner';
 import { ProjectEvent } from './project-events';
 import { ProjectLifecycleService } from './project-lifecycle.service';
 import { StateChangePublisher } from './state-change.publisher';
 import { StateEffects } from './state-effects';
-import { InMemoryProjectStore, tick } from './testing/fakes';
-import { T0, TestClock, aModel, aProject, aRound, aTrainingConfig, anImage, roundCompleted } from './testing/fixtures';
+import { FakeDriver, InMemoryProjectStore, tick } from './testing/fakes';
+import { REGISTRY_HOST, T0, TestClock, aModel, aProject, aRound, aTrainingConfig, anImage, plannerSettings, roundCompleted } from './testing/fixtures';
 
 const S = ProjectState;
 
@@ -24,12 +26,19 @@ const DEADLINES: StateDeadlines = {
 
 type Effect = (project: ProjectRecord) => ProjectEvent | null | Promise<ProjectEvent | null>;
 
-/** Records every onEnter; by default answers like the real StateEffects (start, finalized, or a throw). */
-class RecordingEffects implements Pick<StateEffects, 'onEnter'> {
+/**
+ * Records every onEnter; by default answers like the real StateEffects (start, finalized, or a
+ * throw) without touching anything. The rest is the real StateEffects over fakes.
+ */
+class RecordingEffects extends StateEffects {
   readonly entered: { id: string; state: ProjectState; version: number }[] = [];
   readonly overrides: Partial<Record<ProjectState, Effect>> = {};
 
-  async onEnter(project: ProjectRecord): Promise<ProjectEvent | null> {
+  constructor(store: ProjectStore) {
+    super(new RecordingBus(), new FakeDriver(), new ComponentPlanner(plannerSettings()), store, new InMemoryRegistry(REGISTRY_HOST));
+  }
+
+  override async onEnter(project: ProjectRecord): Promise<ProjectEvent | null> {
     this.entered.push({ id: project._id, state: project.state, version: project.version });
     await tick();
     const override = this.overrides[project.state];
@@ -50,14 +59,18 @@ class RecordingEffects implements Pick<StateEffects, 'onEnter'> {
   }
 }
 
-class RecordingPublisher implements Pick<StateChangePublisher, 'stateChanged'> {
+class RecordingPublisher extends StateChangePublisher {
   readonly calls: { id: string; from: ProjectState; to: ProjectState; version: number; reason?: string }[] = [];
   /** When set, every announcement fails with it (a broker that does not answer). */
   failWith?: Error;
   /** Shared with a test's effects to see what ran first. */
   order?: string[];
 
-  async stateChanged(project: ProjectRecord, from: ProjectState, reason?: string): Promise<void> {
+  constructor() {
+    super(new RecordingBus());
+  }
+
+  override async stateChanged(project: ProjectRecord, from: ProjectState, reason?: string): Promise<void> {
     this.order?.push(`announce ${project.state}`);
     if (this.failWith) throw this.failWith;
     this.calls.push({ id: project._id, from, to: project.state, version: project.version, ...(reason ? { reason } : {}) });
@@ -68,18 +81,11 @@ function setup(...projects: ProjectRecord[]) {
   const clock = new TestClock();
   // reads and writes take a turn of the event loop, like database round trips: other handlers run in between
   const store = new InMemoryProjectStore(clock, { roundTrips: true });
-  const effects = new RecordingEffects();
+  const effects = new RecordingEffects(store);
   const publisher = new RecordingPublisher();
   for (const project of projects) store.put(project);
   /** Each call is one orchestrator process; they share the store (and, for counting, the fakes). */
-  const newService = () =>
-    new ProjectLifecycleService(
-      store as unknown as ProjectStore,
-      effects as unknown as StateEffects,
-      publisher as unknown as StateChangePublisher,
-      DEADLINES,
-      clock.now,
-    );
+  const newService = () => new ProjectLifecycleService(store, effects, publisher, DEADLINES, clock.now);
   return { clock, store, effects, publisher, service: newService(), newService };
 }
 
@@ -197,14 +203,13 @@ describe('ProjectLifecycleService: transitions', () => {
     const project = aProject({ state, deadlineAt: null });
     const { service, store, effects } = setup(project);
 
-    for (const event of [
+    const events: ProjectEvent[] = [
       { kind: 'cancel' },
       { kind: 'training.failed', reason: 'late' },
-      { kind: 'training.completed' },
+      { kind: 'training.completed', model: aModel(), finalMetrics: { accuracy: 0.9 } },
       { kind: 'deadline.passed', state },
-    ] as ProjectEvent[]) {
-      await service.handle(project._id, event);
-    }
+    ];
+    for (const event of events) await service.handle(project._id, event);
 
     expect(store.current(project._id)).toEqual(project);
     expect(store.applies).toHaveLength(0);
@@ -274,7 +279,7 @@ describe('ProjectLifecycleService: duplicates and concurrency', () => {
       });
     };
 
-    await service.handle(project._id, { kind: 'build.succeeded' });
+    await service.handle(project._id, { kind: 'build.succeeded', image: anImage() });
 
     const stored = store.current(project._id);
     expect(store.conflicts).toBe(1);
@@ -480,11 +485,11 @@ describe('ProjectLifecycleService: rounds', () => {
     expect(stored.deadlineAt).toEqual(deadlineAt);
   });
 
-  it('a round.completed without round data in TRAINING writes nothing', async () => {
-    const project = aProject({ state: S.TRAINING });
+  it('a round.completed for a round already recorded in TRAINING writes nothing', async () => {
+    const project = aProject({ state: S.TRAINING, rounds: [{ ...aRound(2), at: new Date(T0) }] });
     const { service, store } = setup(project);
 
-    await service.handle(project._id, { kind: 'round.completed', round: 4 });
+    await service.handle(project._id, roundCompleted(2));
 
     expect(store.applies).toHaveLength(0);
   });
@@ -571,10 +576,11 @@ describe('ProjectLifecycleService: effects', () => {
   });
 
   it('FINALIZING without a stored model fails at stage finalization', async () => {
-    const project = aProject({ state: S.TRAINING });
+    // training.completed always brings a model: only a record written otherwise can be in this state
+    const project = aProject({ state: S.FINALIZING });
     const { service, store } = setup(project);
 
-    await service.handle(project._id, { kind: 'training.completed' });
+    await service.resume(project._id);
 
     expect(store.current(project._id)).toMatchObject({
       state: S.FAILED,

@@ -11,7 +11,7 @@ import {
   settledByStoredOutcome,
 } from '@flops/lifecycle';
 import { withProject } from '@flops/messaging';
-import { ProjectChange, ProjectRecord, ProjectStore } from '@flops/models';
+import { ProjectChange, ProjectRecord, ProjectStore, RoundRecord } from '@flops/models';
 import { Metrics } from '@flops/service-kit';
 import { ProjectEvent } from './project-events';
 import { StateEffects } from './state-effects';
@@ -184,20 +184,31 @@ export class ProjectLifecycleService {
 
   /** What an event writes into the record besides the state. */
   private dataChange(project: ProjectRecord, event: ProjectEvent, at: Date): ProjectChange {
-    const change: ProjectChange = {};
-    if (event.image) change.set = { ...change.set, image: event.image };
-    if (event.model) change.set = { ...change.set, model: event.model };
-    if (event.finalMetrics) change.set = { ...change.set, finalMetrics: event.finalMetrics };
-    const history = (event.roundHistory ?? []).filter((r) => !project.rounds.some((known) => known.round === r.round));
-    if (history.length) change.appendRounds = history;
-    const round = event.roundRecord;
-    if (round && !project.rounds.some((r) => r.round === round.round)) {
-      change.appendRound = { ...round, at };
-      // Progress restarts the training clock: the deadline bounds a stalled round, not the whole run.
-      if (project.state === ProjectState.TRAINING) {
-        change.set = { ...change.set, deadlineAt: projectDeadlineFor(ProjectState.TRAINING, at, this.deadlines, project.training.roundTimeoutSeconds) };
+    switch (event.kind) {
+      case 'build.succeeded':
+        return { set: { image: event.image } };
+      case 'training.completed':
+        return { set: { model: event.model, finalMetrics: event.finalMetrics }, ...this.newRounds(project, event.roundHistory) };
+      case 'finalized':
+        return this.newRounds(project, event.roundHistory);
+      case 'round.completed': {
+        const round = event.roundRecord;
+        if (project.rounds.some((r) => r.round === round.round)) return {};
+        // Progress restarts the training clock: the deadline bounds a stalled round, not the whole run.
+        const deadlineAt =
+          project.state === ProjectState.TRAINING
+            ? { set: { deadlineAt: projectDeadlineFor(ProjectState.TRAINING, at, this.deadlines, project.training.roundTimeoutSeconds) } }
+            : {};
+        return { appendRound: { ...round, at }, ...deadlineAt };
       }
+      default:
+        return {};
     }
-    return change;
+  }
+
+  /** The rounds of a stored history that the project does not have yet. */
+  private newRounds(project: ProjectRecord, history: RoundRecord[] | undefined): ProjectChange {
+    const fresh = (history ?? []).filter((r) => !project.rounds.some((known) => known.round === r.round));
+    return fresh.length ? { appendRounds: fresh } : {};
   }
 }

@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ROUND_HISTORY_MEDIA_TYPE, encodeRoundHistory, modelAnnotations } from '@flops/contracts';
 import { DEFAULT_DEADLINES, ProjectState } from '@flops/lifecycle';
-import { MqttBus } from '@flops/messaging';
-import { ProjectRecord, ProjectStore } from '@flops/models';
+import { ProjectRecord } from '@flops/models';
 import { ProjectLifecycleService } from './project-lifecycle.service';
 import { RecoveryService } from './recovery.service';
 import { StateChangePublisher } from './state-change.publisher';
@@ -40,14 +39,8 @@ function setup(...projects: ProjectRecord[]) {
   const store = new InMemoryProjectStore(clock);
   for (const project of projects) store.put(project);
   const { bus, driver, registry, planner, effects, storeFinalModel: storeModelManifest } = stateEffectsWithFakes(store);
-  const lifecycle = new ProjectLifecycleService(
-    store as unknown as ProjectStore,
-    effects,
-    new StateChangePublisher(bus as unknown as MqttBus),
-    DEFAULT_DEADLINES,
-    clock.now,
-  );
-  const recovery = new RecoveryService(store as unknown as ProjectStore, lifecycle, effects, driver, SWEEP_INTERVAL_MS);
+  const lifecycle = new ProjectLifecycleService(store, effects, new StateChangePublisher(bus), DEFAULT_DEADLINES, clock.now);
+  const recovery = new RecoveryService(store, lifecycle, effects, driver, SWEEP_INTERVAL_MS);
   const resume = jest.spyOn(lifecycle, 'resume');
   const handle = jest.spyOn(lifecycle, 'handle');
   const learnerLost = jest.spyOn(effects, 'learnerLost');

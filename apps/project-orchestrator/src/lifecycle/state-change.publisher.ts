@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { MAX_REASON_LENGTH, Topics } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
-import { MqttBus } from '@flops/messaging';
+import { MessageBus } from '@flops/messaging';
 import { ProjectRecord } from '@flops/models';
 
 /** Tells watchers (ui-gateway, tools) that a project changed state. */
 @Injectable()
 export class StateChangePublisher {
-  constructor(private readonly bus: MqttBus) {}
+  constructor(private readonly bus: MessageBus) {}
 
   async stateChanged(project: ProjectRecord, from: ProjectState, reason?: string): Promise<void> {
     await this.bus.publish(Topics.projectStateChanged, project._id, {

@@ -1,21 +1,22 @@
 import { Logger } from '@nestjs/common';
 import { FINAL_MODEL_TAG, learnerImageRepository, modelAnnotations } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
-import { ProjectStore } from '@flops/models';
-import { stateEffectsWithFakes } from './testing/fakes';
-import { IMAGE_DIGEST, MODEL_DIGEST, NAMESPACE, REGISTRY_HOST, aModel, aModelManifest, aProject, aTrainingConfig, anImage } from './testing/fixtures';
+import { InMemoryProjectStore, stateEffectsWithFakes } from './testing/fakes';
+import { IMAGE_DIGEST, MODEL_DIGEST, NAMESPACE, REGISTRY_HOST, TestClock, aModel, aModelManifest, aProject, aTrainingConfig, anImage } from './testing/fixtures';
 
 const S = ProjectState;
 
 // ---- fakes ---------------------------------------------------------------------------------------
 
 /** Records the clean-ups, the one thing StateEffects writes to the store. */
-class RecordingStore implements Pick<ProjectStore, 'markCleanedUp'> {
+class RecordingStore extends InMemoryProjectStore {
   readonly cleanedUp: string[] = [];
 
-  constructor(private readonly log: string[] = []) {}
+  constructor(private readonly log: string[] = []) {
+    super(new TestClock());
+  }
 
-  async markCleanedUp(id: string): Promise<void> {
+  override async markCleanedUp(id: string): Promise<void> {
     this.cleanedUp.push(id);
     this.log.push(`markCleanedUp ${id}`);
   }

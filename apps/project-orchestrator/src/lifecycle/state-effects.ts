@@ -1,12 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { FINAL_MODEL_TAG, ROUND_HISTORY_MEDIA_TYPE, Topics, decodeRoundHistory, readModelAnnotations } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
-import { MqttBus } from '@flops/messaging';
+import { MessageBus } from '@flops/messaging';
 import { ProjectRecord, ProjectStore, RoundRecord } from '@flops/models';
 import { RegistryClient, formatImageReference } from '@flops/oci-registry';
 import { DeploymentDriver } from '../deployment/deployment-driver';
 import { ComponentPlanner } from '../deployment/component-planner';
-import { ProjectEvent } from './project-events';
+import { ProjectEvent, TrainingOutcome } from './project-events';
 
 /**
  * What the orchestrator does when a project enters a state. Every effect is idempotent. After a
@@ -18,7 +18,7 @@ export class StateEffects {
   private readonly logger = new Logger(StateEffects.name);
 
   constructor(
-    private readonly bus: MqttBus,
+    private readonly bus: MessageBus,
     private readonly driver: DeploymentDriver,
     private readonly planner: ComponentPlanner,
     private readonly store: ProjectStore,
@@ -72,7 +72,7 @@ export class StateEffects {
    * If the aggregator stored the final model, training completed even if we never heard so
    * (the message was lost, or the aggregator ended while we were away): the artifact says how.
    */
-  async trainingOutcome(project: ProjectRecord): Promise<ProjectEvent | null> {
+  async trainingOutcome(project: ProjectRecord): Promise<TrainingOutcome | null> {
     const repository = this.planner.modelRepository(project);
     const digest = await this.registry.resolveTag(repository, FINAL_MODEL_TAG);
     if (!digest) return null;

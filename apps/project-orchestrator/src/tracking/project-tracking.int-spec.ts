@@ -13,8 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from 'mongoose';
 import { MODEL_ARTIFACT_TYPE } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
-import { ProjectRecord, ProjectStore, TrackingStore, connectDatabase } from '@flops/models';
-import { RegistryClient, pushArtifact } from '@flops/oci-registry';
+import { MongoProjectStore, MongoTrackingStore, ProjectRecord, ProjectStore, TrackingStore, connectDatabase } from '@flops/models';
+import { HttpRegistryClient, RegistryClient, pushArtifact } from '@flops/oci-registry';
 import { TENSORS_MEDIA_TYPE, encodeTensors } from '@flops/tensor-codec';
 import { freePort, infraEnv } from '@flops/testing';
 import { MlflowTracker } from './mlflow.tracker';
@@ -52,9 +52,9 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
 
   beforeAll(async () => {
     db = await connectDatabase(infraEnv().MONGO_URL, `flops_int_tracking_${RUN}`);
-    projects = new ProjectStore(db);
-    outbox = new TrackingStore(db);
-    registry = new RegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
+    projects = new MongoProjectStore(db);
+    outbox = new MongoTrackingStore(db);
+    registry = new HttpRegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { RegistryClient, packDirectoryLayer, pushImage } from '@flops/oci-registry';
+import { HttpRegistryClient, packDirectoryLayer, pushImage } from '@flops/oci-registry';
 
 /** Debian's statically linked busybox (package busybox-static): a whole userland in one file. */
 export const BUSYBOX = '/bin/busybox';
@@ -18,7 +18,7 @@ export async function pushProbeImage(registryUrl: string, repo = 'flops/oakestra
     await mkdir(path.join(dir, 'bin'));
     await copyFile(BUSYBOX, path.join(dir, 'bin', 'busybox'));
     const layer = await packDirectoryLayer(dir);
-    const client = new RegistryClient({ url: registryUrl });
+    const client = new HttpRegistryClient({ url: registryUrl });
     const pushed = await pushImage(client, repo, tag, {
       config: { config: { Entrypoint: ['/bin/busybox', 'sh', '-c'], Cmd: ['eval "$PROBE"'] } },
       layers: [layer],
