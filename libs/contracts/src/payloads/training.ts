@@ -1,6 +1,6 @@
-import { ArrayMaxSize, IsArray, IsDefined, IsInt, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsDefined, IsISO8601, IsInt, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
-import { MAX_ID_LENGTH, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
+import { MAX_ID_LENGTH, MAX_ROUNDS, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
 import { IsMetrics } from '../validators';
 
 /** aggregator → learners (retained): where the data plane is. Cleared when the project ends. */
@@ -21,6 +21,19 @@ export class RoundCompleted {
   @IsMetrics() trainMetrics!: Record<string, number>;
   @IsMetrics() evalMetrics!: Record<string, number>;
   @IsInt() @Min(0) durationMs!: number;
+}
+
+/**
+ * One finished round as the final model artifact records it (round history blob): the round's
+ * message and when it finished, so the history survives any lost or unapplied message.
+ */
+export class RoundHistoryEntry extends RoundCompleted {
+  @IsISO8601() at!: string;
+}
+
+/** The round-history blob of a model artifact: every round of the run, in order. */
+export class RoundHistory {
+  @IsArray() @ArrayMaxSize(MAX_ROUNDS) @ValidateNested({ each: true }) @Type(() => RoundHistoryEntry) rounds!: RoundHistoryEntry[];
 }
 
 export class StoredModel {
