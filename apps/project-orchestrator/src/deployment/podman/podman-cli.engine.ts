@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ContainerEngine, ContainerEnd, ContainerRun, ContainerStatus } from './container-engine';
 
@@ -17,6 +17,11 @@ export interface PodmanSettings {
   ulimits: readonly string[];
   /** Registries (`host:port`) pulled from over plain HTTP. */
   insecureRegistries: readonly string[];
+  /**
+   * One folder per container is made here, the working directory of its `podman run`: conmon
+   * 2.1 writes its OOM marker (`oom`) into that directory, and podman on cgroup v1 misses it.
+   */
+  stateDir: string;
 }
 
 /** What `podman run` gets for a container, apart from the binary. Pure. */
@@ -70,13 +75,16 @@ export class PodmanCliEngine extends ContainerEngine {
 
   async run(run: ContainerRun): Promise<string> {
     mkdirSync(dirname(run.logFile), { recursive: true });
+    const stateDir = this.stateDirOf(run.name);
+    rmSync(stateDir, { recursive: true, force: true });
+    mkdirSync(stateDir, { recursive: true });
     const offset = fileSize(run.logFile);
     const fd = openSync(run.logFile, 'a');
     let code: number | null;
     try {
       // Podman's own errors land in the log too (it shares the container's descriptors): read them back on failure.
       code = await new Promise<number | null>((ok, fail) => {
-        const child = spawn(this.settings.bin, podmanRunArgs(run, this.settings), { stdio: ['ignore', fd, fd] });
+        const child = spawn(this.settings.bin, podmanRunArgs(run, this.settings), { cwd: stateDir, stdio: ['ignore', fd, fd] });
         child.once('error', fail);
         child.once('exit', (c) => ok(c));
       });
@@ -103,16 +111,23 @@ export class PodmanCliEngine extends ContainerEngine {
   }
 
   async ended(id: string): Promise<ContainerEnd | null> {
-    const out = await this.podman(['inspect', '--format', '{"state":{{json .State}},"memory":{{.HostConfig.Memory}}}', id]).catch(() => null);
+    const out = await this.podman(['inspect', '--format', '{"name":{{json .Name}},"state":{{json .State}},"memory":{{.HostConfig.Memory}}}', id]).catch(() => null);
     if (!out) return null;
-    const { state, memory } = JSON.parse(out.stdout) as { state: { Status: string; ExitCode: number; OOMKilled: boolean }; memory: number };
+    const { name, state, memory } = JSON.parse(out.stdout) as { name: string; state: { Status: string; ExitCode: number; OOMKilled: boolean }; memory: number };
     if (!ENDED_STATES.has(state.Status)) return null;
-    return { exitCode: state.ExitCode, oomKilled: state.OOMKilled, memoryLimitBytes: memory > 0 ? memory : null };
+    const oomKilled = state.OOMKilled || existsSync(join(this.stateDirOf(name), 'oom'));
+    return { exitCode: state.ExitCode, oomKilled, memoryLimitBytes: memory > 0 ? memory : null };
   }
 
   async remove(id: string, stopTimeoutSeconds: number): Promise<void> {
     await this.podman(['stop', '--ignore', '--time', String(stopTimeoutSeconds), id]);
+    const name = (await this.podman(['inspect', '--format', '{{.Name}}', id]).catch(() => null))?.stdout.trim();
     await this.podman(['rm', '--force', '--ignore', id]);
+    if (name) rmSync(this.stateDirOf(name), { recursive: true, force: true });
+  }
+
+  private stateDirOf(name: string): string {
+    return join(this.settings.stateDir, name);
   }
 
   private async podman(args: string[]): Promise<{ stdout: string; stderr: string }> {

@@ -26,6 +26,7 @@ export function podmanDriver(c: OrchestratorConfig, deployments: DeploymentModel
     network: c.FLOPS_PODMAN_NETWORK,
     ulimits: c.FLOPS_PODMAN_ULIMITS.split(','),
     insecureRegistries: registry.protocol === 'http:' ? [registry.host] : [],
+    stateDir: resolve(dataDir, 'podman'),
   });
   const inheritedEnv: Record<string, string> = {};
   for (const name of CONTAINER_INHERITED_ENV) if (process.env[name]) inheritedEnv[name] = process.env[name]!;

@@ -27,12 +27,14 @@ const DB_NAME = `flops_int_podman_${RUN}`;
 const { MONGO_URL, FLOPS_REGISTRY_URL } = infraEnv();
 const REGISTRY = new URL(FLOPS_REGISTRY_URL).host;
 
+const DATA_DIR = mkdtempSync(join(tmpdir(), 'flops-podman-int-'));
 const PODMAN: PodmanSettings = {
   bin: 'podman',
   runtime: 'runc',
   network: 'host',
   ulimits: ['nofile=1024:1024', 'nproc=1024:1024'],
   insecureRegistries: [REGISTRY],
+  stateDir: join(DATA_DIR, 'podman'),
 };
 
 /** A probe that says it is up, on stdout and stderr, and ends cleanly on SIGTERM (busybox sh as PID 1 ignores it otherwise). */
@@ -94,7 +96,7 @@ describe('PodmanDriver (real podman, registry and database)', () => {
     connection = await connectDatabase(MONGO_URL, DB_NAME);
     model = deploymentModel(connection);
     await model.init();
-    dataDir = mkdtempSync(join(tmpdir(), 'flops-podman-int-'));
+    dataDir = DATA_DIR;
     image = await pushProbeImage(FLOPS_REGISTRY_URL, 'flops/podman-probe');
     settings = { owner: OWNER, dataDir, registry: REGISTRY, inheritedEnv: { FLOPS_UPLOAD_CONCURRENCY: '3' }, stopTimeoutSeconds: 2, pollIntervalMs: 200 };
   }, 120_000);
@@ -192,10 +194,12 @@ describe('PodmanDriver (real podman, registry and database)', () => {
     // 64 MB in a shell variable, under a 16 MiB limit.
     await driver.deploy(spec(projectId, 'learner-1', 'x=$(/bin/busybox head -c 64000000 /dev/zero | /bin/busybox tr "\\0" a); echo survived', { memoryMiB: 16 }));
     await waitFor(() => !!exitOf(projectId, 'learner-1'), 60_000, 'the exit to be reported');
-    expect(exitOf(projectId, 'learner-1')).toMatchObject({ exitCode: null, signal: expect.stringMatching(/^SIGKILL \(out of memory.*16 MiB/) as unknown });
+    expect(exitOf(projectId, 'learner-1')).toMatchObject({ exitCode: null, signal: 'SIGKILL (out of memory)' });
     expect(logOf(projectId, 'learner-1')).not.toContain('survived');
     await driver.undeployProject(projectId);
     expect(await ourContainers(projectId)).toEqual([]);
+    expect(existsSync(join(PODMAN.stateDir, containerName(OWNER, projectId, 'learner-1')))).toBe(false);
+    expect(existsSync(join(process.cwd(), 'oom'))).toBe(false); // conmon's marker went to the container's own folder
   }, 180_000);
 
   it('undeploy kills what ignores SIGTERM and removes every container of the project, and only of that project', async () => {

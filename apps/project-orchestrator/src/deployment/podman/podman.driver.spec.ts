@@ -1,7 +1,7 @@
 import { podmanPullArgs, podmanRunArgs, PodmanSettings } from './podman-cli.engine';
 import { containerName, exitStatus, qualifiedImage } from './podman.driver';
 
-const SETTINGS: PodmanSettings = { bin: 'podman', runtime: 'runc', network: 'host', ulimits: ['nofile=1024:1024', 'nproc=1024:1024'], insecureRegistries: ['127.0.0.1:5000'] };
+const SETTINGS: PodmanSettings = { bin: 'podman', runtime: 'runc', network: 'host', ulimits: ['nofile=1024:1024', 'nproc=1024:1024'], insecureRegistries: ['127.0.0.1:5000'], stateDir: '/s' };
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
 describe('podman arguments', () => {
