@@ -228,14 +228,12 @@ apt_install() {
     fi
   fi
   mkdir -p "$INFRA_DIR"
-  # One apt at a time on this machine (other checkouts install too).
-  command -v flock >/dev/null 2>&1 && sudo=(flock /tmp/flops-apt.lock "${sudo[@]}")
   log "installing $* with apt-get (log: $aptlog)"
-  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$aptlog" 2>&1; then
+  if ! flock /tmp/flops-apt.lock "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$aptlog" 2>&1; then
     log "apt-get install failed, running apt-get update first"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$aptlog" 2>&1 ||
+    flock /tmp/flops-apt.lock "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$aptlog" 2>&1 ||
       die "apt-get update failed, see $aptlog"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$aptlog" 2>&1 ||
+    flock /tmp/flops-apt.lock "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$aptlog" 2>&1 ||
       die "apt-get install $* failed, see $aptlog"
   fi
 }
@@ -476,28 +474,26 @@ mongo_up() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# 4. Container tools for FLOPS_DRIVER=podman: podman (+ runc: crun refuses hosts with hybrid
-#    cgroups), skopeo, and busybox-static (the driver tests' probe image). Nothing is started:
-#    podman runs daemonless, and the driver passes --tls-verify=false, ulimits and the runtime on
-#    each call, so no global containers config is touched.
-
-containers_up() {
-  local missing=() cmd
-  for cmd in podman:podman runc:runc skopeo:skopeo busybox:busybox-static; do
-    command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd#*:}")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  # Only the podman driver needs them: without root, the local driver still works.
-  (apt_install "${missing[@]}") || warn "could not install ${missing[*]}: FLOPS_DRIVER=podman and its tests need them"
-}
-
-# ---------------------------------------------------------------------------------------------
-# 5. MLflow tracking server: NOT IMPLEMENTED YET (a later issue). Planned shape, like the others:
+# 4. MLflow tracking server: NOT IMPLEMENTED YET (a later issue). Planned shape, like the others:
 #    FLOPS_MLFLOW_PORT (not 5000: the registry's), data in .flops/infra/mlflow/, log
 #    .flops/infra/mlflow/mlflow.log, health `curl -fsS http://127.0.0.1:<port>/health`, and an
 #    `export FLOPS_MLFLOW_URL=...` line in the env file. Wire mlflow_up into cmd_up, mlflow into
 #    SERVICES (for down/status) and the env file when it exists.
 mlflow_up() { :; }
+
+# ---------------------------------------------------------------------------------------------
+# 5. Container tools: podman runs components (FLOPS_DRIVER=podman) with runc (crun refuses hosts
+#    with hybrid cgroups); skopeo inspects and copies images; busybox-static makes the driver
+#    tests' probe image. Nothing is started: podman is daemonless, and the driver passes
+#    --tls-verify=false, ulimits and the runtime per call, so no global containers config changes.
+
+container_tools_up() {
+  local missing=() pair
+  for pair in podman:podman skopeo:skopeo runc:runc busybox:busybox-static; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || [[ -x "/usr/sbin/${pair%%:*}" ]] || missing+=("${pair#*:}")
+  done
+  [[ ${#missing[@]} == 0 ]] || apt_install "${missing[@]}"
+}
 
 # ---------------------------------------------------------------------------------------------
 # commands
@@ -533,8 +529,8 @@ cmd_up() {
   mqtt_up
   registry_up
   mongo_up
-  containers_up
   mlflow_up # placeholder, does nothing yet
+  container_tools_up
   write_env
   log "all up in $((SECONDS - t0))s; data/logs in $INFRA_DIR"
   log "  MQTT      mqtt://$HOST:$MQTT_PORT       log $(svc_log mosquitto)"
