@@ -15,3 +15,4 @@ export * from './payloads/training';
 export * from './environment';
 export * from './data-plane';
 export * from './deployment';
+export * from './python-worker';
