@@ -12,6 +12,14 @@ export interface ContainerRun {
   cpus?: number;
   /** The container's stdout and stderr are appended to this file, as they are written. */
   logFile: string;
+  /** Host folders seen inside the container. */
+  mounts?: readonly ContainerMount[];
+}
+
+export interface ContainerMount {
+  source: string;
+  target: string;
+  readOnly: boolean;
 }
 
 export interface ContainerStatus {

@@ -36,6 +36,7 @@ export function podmanRunArgs(run: ContainerRun, settings: PodmanSettings): stri
     args.push('--memory', bytes, '--memory-swap', bytes); // same value: no swap on top of the limit
   }
   if (run.cpus !== undefined) args.push('--cpus', String(run.cpus));
+  for (const m of run.mounts ?? []) args.push('--volume', `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`);
   for (const [key, value] of Object.entries(run.labels)) args.push('--label', `${key}=${value}`);
   for (const [key, value] of Object.entries(run.env)) args.push('--env', `${key}=${value}`);
   args.push(run.image);

@@ -10,7 +10,11 @@ import { PodmanDriver } from './podman.driver';
  * What a container takes from the orchestrator's environment: the machine-wide tuning, except
  * host paths (a container has its own file system; its image sets FLOPS_CACHE_DIR).
  */
-export const CONTAINER_INHERITED_ENV = ['TZ', 'NO_COLOR', ...COMPONENT_TUNING.filter((name) => name !== 'FLOPS_CACHE_DIR')];
+export const CONTAINER_INHERITED_ENV = ['TZ', 'NO_COLOR', ...COMPONENT_TUNING.filter((name) => !HOST_PATHS.includes(name))];
+const HOST_PATHS = ['FLOPS_CACHE_DIR', 'FLOPS_LEARNER_PYTHON', 'FLOPS_NODE_DATA_DIR'];
+
+/** Where the node data directory (FLOPS_NODE_DATA_DIR of the orchestrator) is mounted, read-only, in every container. */
+export const CONTAINER_NODE_DATA_DIR = '/flops/data';
 
 /** One installation = one database: its containers are told from another checkout's on the same machine. */
 export function defaultOwner(mongoUrl: string, dbName: string): string {
@@ -30,11 +34,14 @@ export function podmanDriver(c: OrchestratorConfig, deployments: DeploymentModel
   });
   const inheritedEnv: Record<string, string> = {};
   for (const name of CONTAINER_INHERITED_ENV) if (process.env[name]) inheritedEnv[name] = process.env[name]!;
+  const nodeData = process.env.FLOPS_NODE_DATA_DIR;
+  if (nodeData) inheritedEnv.FLOPS_NODE_DATA_DIR = CONTAINER_NODE_DATA_DIR;
   return new PodmanDriver(engine, deployments, {
     owner: c.FLOPS_PODMAN_OWNER ?? defaultOwner(c.MONGO_URL, c.FLOPS_DB_NAME),
     dataDir: resolve(dataDir),
     registry: registry.host,
     inheritedEnv,
+    mounts: nodeData ? [{ source: resolve(nodeData), target: CONTAINER_NODE_DATA_DIR, readOnly: true }] : [],
     stopTimeoutSeconds: c.FLOPS_PODMAN_STOP_SECONDS,
     pollIntervalMs: c.FLOPS_PODMAN_POLL_MS,
   });

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -98,7 +98,17 @@ describe('PodmanDriver (real podman, registry and database)', () => {
     await model.init();
     dataDir = DATA_DIR;
     image = await pushProbeImage(FLOPS_REGISTRY_URL, 'flops/podman-probe');
-    settings = { owner: OWNER, dataDir, registry: REGISTRY, inheritedEnv: { FLOPS_UPLOAD_CONCURRENCY: '3' }, stopTimeoutSeconds: 2, pollIntervalMs: 200 };
+    mkdirSync(join(dataDir, 'node-data'));
+    writeFileSync(join(dataDir, 'node-data', 'hello.txt'), 'node data here\n');
+    settings = {
+      owner: OWNER,
+      dataDir,
+      registry: REGISTRY,
+      inheritedEnv: { FLOPS_UPLOAD_CONCURRENCY: '3' },
+      mounts: [{ source: join(dataDir, 'node-data'), target: '/flops/data', readOnly: true }],
+      stopTimeoutSeconds: 2,
+      pollIntervalMs: 200,
+    };
   }, 120_000);
 
   // One orchestrator per installation: a test's driver must not watch the next test's containers.
@@ -119,11 +129,11 @@ describe('PodmanDriver (real podman, registry and database)', () => {
     expect(left).toEqual([]);
   }, 120_000);
 
-  it('runs a component as a labelled container by digest, with limits, ulimits, host network, its env and its output in the log file', async () => {
+  it('runs a component as a labelled container by digest, with limits, ulimits, host network, its env, the node data read-only and its output in the log file', async () => {
     const driver = newDriver();
     const projectId = newProjectId('run');
     // The memory cgroup as the container sees it proves the limit is applied, not just recorded.
-    const probe = `cat /sys/fs/cgroup/memory/memory.limit_in_bytes; echo "ulimit $(ulimit -n)"; echo "tuning $FLOPS_UPLOAD_CONCURRENCY"; ${SERVE}`;
+    const probe = `cat /sys/fs/cgroup/memory/memory.limit_in_bytes; echo "ulimit $(ulimit -n)"; echo "tuning $FLOPS_UPLOAD_CONCURRENCY"; cat /flops/data/hello.txt; touch /flops/data/x || echo "data read-only"; ${SERVE}`;
     await driver.deploy(spec(projectId, 'learner-0', probe, { memoryMiB: 96, cpus: 0.5 }));
     const name = containerName(OWNER, projectId, 'learner-0');
     await waitFor(() => logOf(projectId, 'learner-0').includes('on stderr'), 60_000, 'the probe output in the log');
@@ -132,6 +142,8 @@ describe('PodmanDriver (real podman, registry and database)', () => {
     expect(log).toContain(String(96 * 1024 * 1024));
     expect(log).toContain('ulimit 1024');
     expect(log).toContain('tuning 3');
+    expect(log).toContain('node data here');
+    expect(log).toContain('data read-only');
 
     const [inspected] = JSON.parse(await podman('inspect', name)) as {
       Id: string;

@@ -16,6 +16,11 @@ describe('podman arguments', () => {
     expect(args.at(-1)).toBe(`127.0.0.1:5000/flops/l@${DIGEST}`);
   });
 
+  it('mounts host folders, read-only when asked', () => {
+    const args = podmanRunArgs({ name: 'n', image: 'i', env: {}, labels: {}, logFile: '/l', mounts: [{ source: '/srv/data', target: '/flops/data', readOnly: true }] }, SETTINGS);
+    expect(args.join(' ')).toContain('--volume /srv/data:/flops/data:ro');
+  });
+
   it('sets no limit the project did not ask for', () => {
     const args = podmanRunArgs({ name: 'n', image: 'i', env: {}, labels: {}, logFile: '/l' }, SETTINGS);
     expect(args).not.toContain('--memory');

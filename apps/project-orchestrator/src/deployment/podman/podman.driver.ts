@@ -6,7 +6,7 @@ import { CONTAINER_LABELS } from '@flops/contracts';
 import { DeploymentModel, DeploymentRecord } from '@flops/models';
 import { formatImageReference, parseImageReference } from '@flops/oci-registry';
 import { ComponentExit, ComponentKind, ComponentSpec, DeploymentDriver, ProjectQueue, componentKind } from '../deployment-driver';
-import { ContainerEnd, ContainerEngine, ContainerStatus } from './container-engine';
+import { ContainerEnd, ContainerEngine, ContainerMount, ContainerStatus } from './container-engine';
 
 export interface PodmanDriverSettings {
   /** Tells this installation's containers from any other's on the machine (CONTAINER_LABELS.owner). */
@@ -17,6 +17,8 @@ export interface PodmanDriverSettings {
   registry: string;
   /** Variables every component gets from the orchestrator's own environment (machine-wide tuning). */
   inheritedEnv: Record<string, string>;
+  /** Host folders every component sees (the node data directory). */
+  mounts?: readonly ContainerMount[];
   /** Grace period between SIGTERM and SIGKILL. */
   stopTimeoutSeconds: number;
   /** How often the containers are checked for an end. */
@@ -128,6 +130,7 @@ export class PodmanDriver extends DeploymentDriver {
       memoryMiB: spec.resources.memoryMiB,
       cpus: spec.resources.cpus,
       logFile,
+      mounts: this.settings.mounts,
     });
     await this.record(spec.projectId, spec.component, containerId, name, spec.image);
     this.logger.log(`started ${id} (${spec.kind}, container ${name}), log ${logFile}`);
