@@ -12,7 +12,7 @@ jest.setTimeout(1_200_000);
 const RUNTIME = join(WORKSPACE_ROOT, PYTHON_RUNTIME_DIR);
 
 /** A repo in the original FLOps layout with a numpy-only model; `fit` is replaced per test. */
-function repo(fit = 'return len(self.x)', extra = ''): string {
+function repo(fit = 'return len(self.x)', extra = '', init = 'np.arange(6, dtype=np.float64).reshape(2, 3)'): string {
   const dir = mkdtempSync(join(tmpdir(), 'flops-pyrepo-'));
   writeFileSync(
     join(dir, 'data_manager.py'),
@@ -38,7 +38,7 @@ function repo(fit = 'return len(self.x)', extra = ''): string {
       extra,
       'class ModelManager(ModelManagerTemplate):',
       '    def __init__(self):',
-      '        self.w = np.arange(6, dtype=np.float64).reshape(2, 3)',
+      `        self.w = ${init}`,
       '        self.steps = np.array([7], dtype=np.int64)',
       '    def set_model_data(self):',
       '        self.x, self.y = DataManager().get_data()',
@@ -47,7 +47,7 @@ function repo(fit = 'return len(self.x)', extra = ''): string {
       '    def get_model_parameters(self):',
       '        return [self.w, self.steps]',
       '    def set_model_parameters(self, parameters):',
-      '        assert parameters[0].dtype == np.float64 and parameters[1].dtype == np.int64, [p.dtype for p in parameters]',
+      '        assert parameters[0].dtype == self.w.dtype and parameters[1].dtype == np.int64, [p.dtype for p in parameters]',
       '        self.w, self.steps = parameters',
       '    def fit_model(self):',
       '        print("training on stdout must not corrupt the channel")',
@@ -116,6 +116,19 @@ describe('the Python worker (flops_utils.worker) driven over FLT1 frames', () =>
     expect(Array.from(after[1].values)).toEqual([9]);
     expect(await manager.evaluate()).toEqual({ loss: 0.25, accuracy: 0.75, numSamples: 599 });
     expect(lines).toContain('training on stdout must not corrupt the channel');
+  });
+
+  it('moves a model of millions of parameters through the pipe in many chunks, bit for bit', async () => {
+    const manager = await load(repo(undefined, undefined, 'np.random.default_rng(0).standard_normal((1500, 1000)).astype(np.float32)'));
+    const [big] = await manager.getWeights();
+    expect(big.shape).toEqual([1500, 1000]);
+    const sent = Float32Array.from(big.values, (v, i) => v * 2 + i);
+    await manager.setWeights([
+      { name: 'param/0', shape: [1500, 1000], values: sent },
+      { name: 'param/1', shape: [1], values: Float32Array.from([1]) },
+    ]);
+    const back = (await manager.getWeights())[0].values;
+    expect(Buffer.from(back.buffer, back.byteOffset, back.byteLength).equals(Buffer.from(sent.buffer))).toBe(true);
   });
 
   it('refuses parameters whose shapes differ from the model, naming them, and keeps serving', async () => {
