@@ -8,6 +8,8 @@ import { parseTrainingConfig, TrainingConfig } from './training-config';
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** FLOPS_TRAINING_CONFIG: the project's training configuration as JSON, checked with TrainingConfig. */
 function IsTrainingConfigJson(): PropertyDecorator {
@@ -41,6 +43,9 @@ export class PlatformEnvironment {
   FLOPS_REGISTRY_URL = 'http://127.0.0.1:5000';
 
   @IsIn(LOG_LEVELS) FLOPS_LOG_LEVEL: LogLevel = 'log';
+
+  /** `json`: one JSON object per log line, with the project id where there is one. */
+  @IsIn(LOG_FORMATS) FLOPS_LOG_FORMAT: LogFormat = 'text';
 }
 
 /** What every component deployed for a project gets. */

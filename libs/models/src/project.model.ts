@@ -16,6 +16,8 @@ export interface RoundRecord {
   samples: number;
   trainMetrics: Record<string, number>;
   evalMetrics: Record<string, number>;
+  /** Each learner's evaluation, by learner id, where the aggregator reported it. */
+  learnerMetrics?: Record<string, Record<string, number>>;
   durationMs: number;
   at: Date;
 }
@@ -105,6 +107,7 @@ const projectSchema = new Schema<ProjectRecord>(
             samples: Number,
             trainMetrics: metrics,
             evalMetrics: metrics,
+            learnerMetrics: { type: Schema.Types.Mixed },
             durationMs: Number,
             at: Date,
           },

@@ -21,6 +21,8 @@ export function infraEnv(): Record<string, string> {
     FLOPS_MQTT_URL: process.env.FLOPS_MQTT_URL ?? 'mqtt://127.0.0.1:1883',
     FLOPS_REGISTRY_URL: process.env.FLOPS_REGISTRY_URL ?? 'http://127.0.0.1:5000',
     MONGO_URL: process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017/',
+    // Tracking is on where tools/infra.sh started MLflow; its outages never fail a project.
+    ...(process.env.FLOPS_MLFLOW_URL ? { FLOPS_MLFLOW_URL: process.env.FLOPS_MLFLOW_URL } : {}),
   };
 }
 

@@ -76,7 +76,7 @@ export class TrainingRun {
   private layout?: TensorLayout;
   private sum?: WeightedAverage;
   private fitResults: FitResult[] = [];
-  private evalResults: { weight: number; metrics: Record<string, number> }[] = [];
+  private evalResults: { learnerId: string; weight: number; metrics: Record<string, number> }[] = [];
   /** The current global model, encoded once and served to every learner. */
   private model?: { version: string; bytes: Buffer };
   /** Base URL learners reach the data plane at; known once the HTTP server listens. */
@@ -117,7 +117,7 @@ export class TrainingRun {
     if (!task || task.id !== taskId || task.kind !== 'evaluate') return this.logger.debug(`stale evaluation from ${learnerId}`);
     if (!task.selected.has(learnerId) || task.answered.has(learnerId)) return;
     task.answered.add(learnerId);
-    this.evalResults.push({ weight: numSamples, metrics });
+    this.evalResults.push({ learnerId, weight: numSamples, metrics });
     this.signal.notify();
   }
 
@@ -254,12 +254,14 @@ export class TrainingRun {
       const started = Date.now();
       const fit = await this.fitRound(round);
       evalMetrics = await this.evaluateRound(round);
+      const learnerMetrics = Object.fromEntries(this.evalResults.map((r) => [r.learnerId, { ...r.metrics }]));
       const completed: RoundCompleted = {
         round,
         learners: fit.length,
         samples: fit.reduce((n, r) => n + r.numSamples, 0),
         trainMetrics: weightedMean(fit.map((r) => ({ weight: r.numSamples, metrics: r.metrics }))),
         evalMetrics,
+        learnerMetrics,
         durationMs: Date.now() - started,
       };
       history.push({ ...completed, at: new Date().toISOString() });

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { BuildRequested, Envelope, MAX_REASON_LENGTH, Topics, sharedSubscriptionFor } from '@flops/contracts';
 import { Message, MqttBus, MqttHandlers } from '@flops/messaging';
+import { Metrics } from '@flops/service-kit';
 import { BuildError } from '../build/build-errors';
 import { ImageBuilder } from '../build/image-builder';
 
@@ -27,6 +28,10 @@ export class BuildRequestsHandler {
         started: (image, sourceRevision, reason) =>
           this.bus.publish(Topics.buildStarted, projectId, { image, sourceRevision, ...(reason ? { reason: reason.slice(0, MAX_REASON_LENGTH) } : {}) }, messageId),
       });
+      Metrics.imageCache.inc({ result: result.cacheHit ? 'hit' : 'miss' });
+      for (const [phase, ms] of [['fetch', result.durations.fetchMs], ['check', result.durations.checkMs], ['build', result.durations.buildMs], ['push', result.durations.pushMs]] as const) {
+        Metrics.buildDuration.observe({ phase }, ms / 1000);
+      }
       await this.bus.publish(Topics.buildSucceeded, projectId, result, messageId);
     } catch (error) {
       const failure =

@@ -1,6 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ProjectState, StateDeadlines, decide, deadlineFor, isTerminal } from '@flops/lifecycle';
+import { withProject } from '@flops/messaging';
 import { ProjectChange, ProjectRecord, ProjectStore } from '@flops/models';
+import { Metrics } from '@flops/service-kit';
 import { ProjectEvent } from './project-events';
 import { StateEffects } from './state-effects';
 import { StateChangePublisher } from './state-change.publisher';
@@ -23,6 +25,23 @@ export class ProjectLifecycleService {
     private readonly deadlines: StateDeadlines,
     private readonly now: () => Date = () => new Date(),
   ) {}
+
+  private readonly observers: ((project: ProjectRecord) => void)[] = [];
+
+  /** Called with the project after every change written (e.g. experiment tracking); must not throw or wait. */
+  observe(observer: (project: ProjectRecord) => void): void {
+    this.observers.push(observer);
+  }
+
+  private changed(project: ProjectRecord): void {
+    for (const observer of this.observers) {
+      try {
+        observer(project);
+      } catch (error) {
+        this.logger.warn(`${project._id}: observer failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
 
   /** Events of one project are applied one at a time, in arrival order (the broker's order). */
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -59,7 +78,8 @@ export class ProjectLifecycleService {
 
   private enqueue<T>(projectId: string, work: () => Promise<T>): Promise<T> {
     const previous = this.queues.get(projectId) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
+    // The project id goes into every log line of the work (also for the sweeper's and recovery's).
+    const next = previous.catch(() => undefined).then(() => withProject(projectId, work));
     this.queues.set(projectId, next);
     const forget = (): void => {
       if (this.queues.get(projectId) === next) this.queues.delete(projectId);
@@ -86,8 +106,10 @@ export class ProjectLifecycleService {
       if (decision.outcome === 'stay') {
         if (!change.set && !change.appendRound && !change.appendRounds) return project;
         const updated = await this.store.apply(projectId, project.version, change);
-        if (updated) return updated;
-        continue;
+        if (!updated) continue;
+        if (change.appendRound) Metrics.roundDuration.observe(change.appendRound.durationMs / 1000);
+        this.changed(updated);
+        return updated;
       }
       const to = decision.to;
       change.set = {
@@ -100,6 +122,7 @@ export class ProjectLifecycleService {
       const updated = await this.store.apply(projectId, project.version, change);
       if (!updated) continue;
       this.logger.log(`${projectId}: ${project.state} → ${to}${decision.reason ? ` (${decision.reason})` : ''}`);
+      this.changed(updated);
       await this.publisher.stateChanged(updated, project.state, decision.reason);
       // The effect may move the project on (a follow-up or a failure): answer with where it is now.
       return (await this.enter(updated)) ?? updated;

@@ -1,7 +1,7 @@
-import { ArrayMaxSize, IsArray, IsDefined, IsISO8601, IsInt, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsDefined, IsISO8601, IsInt, IsOptional, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
 import { MAX_ID_LENGTH, MAX_ROUNDS, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
-import { IsMetrics } from '../validators';
+import { IsLearnerMetrics, IsMetrics } from '../validators';
 
 /** aggregator → learners (retained): where the data plane is. Cleared when the project ends. */
 export class AggregatorReady {
@@ -20,6 +20,8 @@ export class RoundCompleted {
   @IsInt() @Min(0) samples!: number;
   @IsMetrics() trainMetrics!: Record<string, number>;
   @IsMetrics() evalMetrics!: Record<string, number>;
+  /** Each learner's evaluation of the new model, by learner id (absent from older aggregators). */
+  @IsOptional() @IsLearnerMetrics() learnerMetrics?: Record<string, Record<string, number>>;
   @IsInt() @Min(0) durationMs!: number;
 }
 
