@@ -10,8 +10,8 @@ import { PodmanDriver } from './podman.driver';
  * What a container takes from the orchestrator's environment: the machine-wide tuning, except
  * host paths (a container has its own file system; its image sets FLOPS_CACHE_DIR).
  */
-export const CONTAINER_INHERITED_ENV = ['TZ', 'NO_COLOR', ...COMPONENT_TUNING.filter((name) => !HOST_PATHS.includes(name))];
 const HOST_PATHS = ['FLOPS_CACHE_DIR', 'FLOPS_LEARNER_PYTHON', 'FLOPS_NODE_DATA_DIR'];
+export const CONTAINER_INHERITED_ENV = ['TZ', 'NO_COLOR', ...COMPONENT_TUNING.filter((name) => !HOST_PATHS.includes(name))];
 
 /** Where the node data directory (FLOPS_NODE_DATA_DIR of the orchestrator) is mounted, read-only, in every container. */
 export const CONTAINER_NODE_DATA_DIR = '/flops/data';
