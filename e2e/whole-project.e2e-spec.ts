@@ -207,19 +207,24 @@ describe('a FLOps project, end to end', () => {
   });
 
   it('resumes a project whose orchestrator was killed while deploying, without starting anything twice', async () => {
-    const submitted = await api.submit({ repo: { url: repo.dir }, training: training({ rounds: 10, learners: 2, hyperparameters: { epochs: 1 } }) });
-    // The earliest moment we can see: deploying, or just past it.
-    await api.waitFor(submitted.id, (p) => ['DEPLOYING', 'TRAINING'].includes(p.state), 90_000);
+    // A deterministic moment inside DEPLOYING: the aggregator is recorded, learner-0 was just started
+    // and not recorded yet, learner-1 was never started.
     await platform.kill('project-orchestrator');
+    await platform.startWith('project-orchestrator', { [FAULTS_VARIABLE]: 'orchestrator-crash-after-spawn=learner-0' });
+    const submitted = await api.submit({ repo: { url: repo.dir }, training: training({ rounds: 10, learners: 2, hyperparameters: { epochs: 1 } }) });
+    expect(await platform.exited('project-orchestrator', 120_000)).toBe('SIGKILL');
+    expect((await api.get(submitted.id)).state).toBe('DEPLOYING');
     await platform.start('project-orchestrator');
 
-    const project = await api.waitForEnd(submitted.id, 120_000);
+    const project = await api.waitForEnd(submitted.id, 180_000);
+    expect(project.failure).toBeUndefined();
     expect(project.state).toBe('COMPLETED');
     expect(project.rounds.map((r) => r.round)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
-    // One aggregator and two learners, each started once: the resumed deployment adopted them.
-    const components = (await api.get(project.id)).components!;
+    const components = (await api.get(project.id)).components ?? [];
     expect(components.map((c) => c.component).sort()).toEqual(['aggregator', 'learner-0', 'learner-1']);
-    expect(platform.log('project-orchestrator').match(new RegExp(`started ${project.id}/aggregator`, 'g'))).toHaveLength(1);
+    // Each component ran as one process: the resumed deployment adopted what was started and started the rest.
+    for (const component of ['aggregator', 'learner-0', 'learner-1']) expect(processesInLog(project.id, component)).toBe(1);
+    expect(platform.log('project-orchestrator')).toMatch(new RegExp(`adopted ${project.id}/learner-0 \\(pid \\d+\\), started before`));
     await expectNothingRunning(project.id);
   });
 
