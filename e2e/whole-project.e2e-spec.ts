@@ -7,7 +7,7 @@ import { MqttBus } from '@flops/messaging';
 import { DeploymentRecord, connectDatabase, deploymentModel } from '@flops/models';
 import { RegistryClient, parseImageReference, pullArtifact } from '@flops/oci-registry';
 import { decodeTensors } from '@flops/tensor-codec';
-import { ApiClient, PlatformUnderTest, exampleRepoCopy, infraEnv } from '@flops/testing';
+import { ApiClient, PlatformUnderTest, exampleRepoCopy, infraEnv, leftoversOf, printLogsOfFailedTest, waitUntil } from '@flops/testing';
 
  
 const { runCentralised } = require('../examples/digits-tfjs/centralised.js') as {
@@ -50,25 +50,11 @@ describe('a FLOps project, end to end', () => {
     repo.remove();
   });
 
-  afterEach(() => {
-    const state = expect.getState();
-    if (state.assertionCalls !== state.numPassingAsserts) {
-      for (const svc of ['project-orchestrator', 'builder-agent', 'manager-api']) {
-         
-        console.log(`---- ${svc} log (tail)\n${platform.log(svc).split('\n').slice(-40).join('\n')}`);
-      }
-    }
-  });
+  afterEach(() => printLogsOfFailedTest(platform, ['project-orchestrator', 'builder-agent', 'manager-api']));
 
   /** Every component a project started has ended, and the driver recorded it. */
   async function expectNothingRunning(projectId: string): Promise<void> {
-    // The clean-up runs right after the terminal state is written; give it a moment.
-    await waitUntil(async () => (await deploymentModel(db).countDocuments({ projectId, status: 'running' })) === 0);
-    const deployments = await deploymentModel(db).find({ projectId }).lean<DeploymentRecord[]>().exec();
-    for (const d of deployments) {
-      expect(d.status).not.toBe('running');
-      expect(processAlive(d.handle.pid)).toBe(false);
-    }
+    expect(await leftoversOf(db, projectId)).toEqual([]);
   }
 
   let first: { id: string; accuracy: number; digest: string };
@@ -359,23 +345,3 @@ describe('a FLOps project, end to end', () => {
     expect(api.checkedResponses).toBeGreaterThan(100);
   });
 });
-
-function processAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    const state = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  throw new Error('condition not met in time');
-}
