@@ -4,3 +4,4 @@ export * from './example-repo';
 export * from './openapi-contract';
 export * from './scratch-services';
 export * from './project-checks';
+export * from './chaos-plan';
