@@ -17,7 +17,16 @@ export interface RoundRecord {
   trainMetrics: Record<string, number>;
   evalMetrics: Record<string, number>;
   durationMs: number;
+  /** Each learner's part in the round (absent in rounds recorded before it was kept). */
+  perLearner?: LearnerRoundRecord[];
   at: Date;
+}
+
+export interface LearnerRoundRecord {
+  learnerId: string;
+  samples: number;
+  trainMetrics: Record<string, number>;
+  evalMetrics: Record<string, number>;
 }
 
 export interface ImageRecord {
@@ -106,6 +115,15 @@ const projectSchema = new Schema<ProjectRecord>(
             trainMetrics: metrics,
             evalMetrics: metrics,
             durationMs: Number,
+            perLearner: {
+              type: [
+                new Schema<LearnerRoundRecord>(
+                  { learnerId: String, samples: Number, trainMetrics: metrics, evalMetrics: metrics },
+                  { _id: false, minimize: false },
+                ),
+              ],
+              default: undefined,
+            },
             at: Date,
           },
           // minimize: false keeps empty metric maps (`{}`) instead of dropping the fields.

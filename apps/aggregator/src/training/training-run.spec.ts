@@ -285,6 +285,10 @@ describe('TrainingRun: a whole run', () => {
       expectCloseTo(r.trainMetrics, expectedMetrics(fleet, (i) => fitMetrics(i, r.round), (l) => l.fitSamples));
       expectCloseTo(r.evalMetrics, expectedMetrics(fleet, (i) => evalMetrics(i, r.round), (l) => l.evalSamples));
       expect(Number.isInteger(r.durationMs) && r.durationMs >= 0).toBe(true);
+      // and each learner's own part, sorted by id
+      expect(r.perLearner).toEqual(
+        fleet.map((l) => ({ learnerId: l.id, samples: l.fitSamples, trainMetrics: fitMetrics(l.index, r.round), evalMetrics: evalMetrics(l.index, r.round) })),
+      );
     });
 
     // completion reports the stored model and the last round's evaluation
@@ -478,6 +482,12 @@ describe('TrainingRun: learners that do not show up or drop out', () => {
 
     expectCloseTo(world.rounds[0].evalMetrics, expectedMetrics([fleet[1], fleet[2]], (i) => evalMetrics(i, 1), (l) => l.evalSamples));
     expectCloseTo(world.rounds[0].trainMetrics, expectedMetrics(fleet, (i) => fitMetrics(i, 1), (l) => l.fitSamples));
+    // the failed evaluator keeps its training part, with no evaluation
+    expect(world.rounds[0].perLearner?.map((l) => [l.learnerId, Object.keys(l.evalMetrics).length])).toEqual([
+      ['learner-0', 0],
+      ['learner-1', 2],
+      ['learner-2', 2],
+    ]);
   });
 
   it('fails when no learner evaluated the model', async () => {

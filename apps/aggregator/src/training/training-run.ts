@@ -4,6 +4,7 @@ import {
   LearnerTask,
   LearnerTaskKind,
   ModelMeta,
+  LearnerRoundMetrics,
   RoundCompleted,
   StoredModel,
   TrainingCompleted,
@@ -52,6 +53,15 @@ interface FitResult {
   metrics: Record<string, number>;
 }
 
+/** Each learner that sent an update or evaluated the new model this round, sorted by id. */
+function perLearner(fit: FitResult[], evaluated: { learnerId: string; metrics: Record<string, number> }[]): LearnerRoundMetrics[] {
+  const byId = new Map<string, LearnerRoundMetrics>();
+  const entry = (learnerId: string) => byId.get(learnerId) ?? byId.set(learnerId, { learnerId, samples: 0, trainMetrics: {}, evalMetrics: {} }).get(learnerId)!;
+  for (const f of fit) Object.assign(entry(f.learnerId), { samples: f.numSamples, trainMetrics: { ...f.metrics } });
+  for (const e of evaluated) entry(e.learnerId).evalMetrics = { ...e.metrics };
+  return [...byId.values()].sort((a, b) => a.learnerId.localeCompare(b.learnerId));
+}
+
 /**
  * One project's federated training: waits for learners, gets initial weights from one of them,
  * then for each round sends the global model out, folds each update into a running weighted sum
@@ -68,7 +78,7 @@ export class TrainingRun {
   private layout?: TensorLayout;
   private sum?: WeightedAverage;
   private fitResults: FitResult[] = [];
-  private evalResults: { weight: number; metrics: Record<string, number> }[] = [];
+  private evalResults: { learnerId: string; weight: number; metrics: Record<string, number> }[] = [];
   /** The current global model, encoded once and served to every learner. */
   private model?: { version: string; bytes: Buffer };
   /** Base URL learners reach the data plane at; known once the HTTP server listens. */
@@ -109,7 +119,7 @@ export class TrainingRun {
     if (!task || task.id !== taskId || task.kind !== 'evaluate') return this.logger.debug(`stale evaluation from ${learnerId}`);
     if (!task.selected.has(learnerId) || task.answered.has(learnerId)) return;
     task.answered.add(learnerId);
-    this.evalResults.push({ weight: numSamples, metrics });
+    this.evalResults.push({ learnerId, weight: numSamples, metrics });
     this.signal.notify();
   }
 
@@ -252,6 +262,7 @@ export class TrainingRun {
         trainMetrics: weightedMean(fit.map((r) => ({ weight: r.numSamples, metrics: r.metrics }))),
         evalMetrics,
         durationMs: Date.now() - started,
+        perLearner: perLearner(fit, this.evalResults),
       });
       this.logger.log(`round ${round}/${config.rounds} done: ${JSON.stringify(evalMetrics)}`);
     }

@@ -48,6 +48,13 @@ export class ImageView {
   @ApiProperty({ type: BuildDurationsView }) durations!: BuildDurationsView;
 }
 
+export class LearnerRoundView {
+  @ApiProperty({ example: 'learner-0' }) learnerId!: string;
+  @ApiProperty({ type: 'integer', description: 'Training samples of its update (0: it sent none this round)' }) samples!: number;
+  @ApiProperty({ ...METRICS, description: 'Its training metrics' }) trainMetrics!: Record<string, number>;
+  @ApiProperty({ ...METRICS, description: 'Its evaluation of the new global model' }) evalMetrics!: Record<string, number>;
+}
+
 export class RoundView {
   @ApiProperty({ type: 'integer', minimum: 1 }) round!: number;
   @ApiProperty({ type: 'integer', description: 'Learners whose updates were averaged' }) learners!: number;
@@ -55,6 +62,7 @@ export class RoundView {
   @ApiProperty({ ...METRICS, description: 'Sample-weighted mean of the learners’ training metrics' }) trainMetrics!: Record<string, number>;
   @ApiProperty({ ...METRICS, description: 'Sample-weighted mean of the learners’ evaluation of the new model' }) evalMetrics!: Record<string, number>;
   @ApiProperty({ type: 'integer' }) durationMs!: number;
+  @ApiPropertyOptional({ type: LearnerRoundView, isArray: true, description: 'Each learner’s part, sorted by id' }) perLearner?: LearnerRoundView[];
   @ApiProperty(DATE_TIME) at!: string;
 }
 
@@ -156,6 +164,9 @@ function toRoundView(r: RoundRecord): RoundView {
     trainMetrics: { ...r.trainMetrics },
     evalMetrics: { ...r.evalMetrics },
     durationMs: r.durationMs,
+    ...(r.perLearner
+      ? { perLearner: r.perLearner.map((l) => ({ learnerId: l.learnerId, samples: l.samples, trainMetrics: { ...l.trainMetrics }, evalMetrics: { ...l.evalMetrics } })) }
+      : {}),
     at: iso(r.at),
   };
 }

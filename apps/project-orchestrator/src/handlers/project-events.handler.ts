@@ -57,11 +57,19 @@ export class ProjectEventsHandler {
 
   @EventPattern(subscriptionFor(Topics.roundCompleted))
   async roundCompleted(@Message(Topics.roundCompleted) msg: Envelope<RoundCompleted>): Promise<void> {
-    const { round, learners, samples, trainMetrics, evalMetrics, durationMs } = msg.payload;
+    const { round, learners, samples, trainMetrics, evalMetrics, durationMs, perLearner } = msg.payload;
     await this.lifecycle.handle(msg.projectId, {
       kind: 'round.completed',
       round,
-      roundRecord: { round, learners, samples, trainMetrics, evalMetrics, durationMs },
+      roundRecord: {
+        round,
+        learners,
+        samples,
+        trainMetrics,
+        evalMetrics,
+        durationMs,
+        ...(perLearner ? { perLearner: perLearner.map((l) => ({ learnerId: l.learnerId, samples: l.samples, trainMetrics: l.trainMetrics, evalMetrics: l.evalMetrics })) } : {}),
+      },
     });
   }
 
