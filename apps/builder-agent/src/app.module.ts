@@ -6,11 +6,14 @@ import { MqttBus } from '@flops/messaging';
 import { BuiltImages, MongoBuiltImages, connectDatabase } from '@flops/models';
 import { RegistryClient } from '@flops/oci-registry';
 import { HealthController } from '@flops/service-kit';
+import { BuildLog, FileBuildLog } from './build/build-log';
 import { ImageBuilder } from './build/image-builder';
 import { BuilderConfig } from './config';
 import { BuildRequestsHandler } from './handlers/build-requests.handler';
 
 const DB = Symbol('db');
+/** dist/apps/builder-agent/ when built, apps/builder-agent/src/ in tests: three levels below the workspace. */
+const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 
 @Module({
   controllers: [HealthController, BuildRequestsHandler],
@@ -23,6 +26,7 @@ const DB = Symbol('db');
       inject: [BuilderConfig],
       useFactory: (c: BuilderConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: c.FLOPS_BUILDER_CLIENT_ID }),
     },
+    { provide: BuildLog, inject: [BuilderConfig], useFactory: (c: BuilderConfig) => new FileBuildLog(resolve(WORKSPACE_ROOT, c.FLOPS_DATA_DIR)) },
     {
       provide: ImageBuilder,
       inject: [BuilderConfig, BuiltImages],

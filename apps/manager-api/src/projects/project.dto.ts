@@ -158,3 +158,23 @@ export class CancelProjectDto {
   @MaxLength(MAX_REASON_LENGTH)
   reason?: string;
 }
+
+export const LOG_CHUNK_DEFAULT_BYTES = 64 * 1024;
+export const LOG_CHUNK_MAX_BYTES = 1024 * 1024;
+
+export class LogQuery {
+  @ApiPropertyOptional({ type: 'integer', default: 0, minimum: 0, description: 'Byte offset to read from: 0, or the nextOffset of the previous answer' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  offset?: number;
+
+  @ApiPropertyOptional({ type: 'integer', default: LOG_CHUNK_DEFAULT_BYTES, minimum: 1024, maximum: LOG_CHUNK_MAX_BYTES, description: 'Most bytes of lines to return' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(LOG_CHUNK_MAX_BYTES)
+  limit?: number;
+}

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { FileProjectLogs } from '../logs/project-logs';
 import { repoSlug as nameFromRepoUrl } from '@flops/contracts';
 import type { TopicDef } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
@@ -112,7 +114,7 @@ function setup() {
   const bus = new FakeBus();
   const deployments = { forProject: async () => [] } as unknown as DeploymentStore;
   const registry = new FakeRegistry();
-  const service = new ProjectsService(store as unknown as ProjectStore, deployments, bus as unknown as MqttBus, registry as unknown as RegistryClient);
+  const service = new ProjectsService(store as unknown as ProjectStore, deployments, bus as unknown as MqttBus, registry as unknown as RegistryClient, new FileProjectLogs(tmpdir()));
   return { service, store, bus, registry };
 }
 
