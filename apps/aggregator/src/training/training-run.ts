@@ -6,6 +6,7 @@ import {
   ModelMeta,
   LearnerRoundMetrics,
   RoundCompleted,
+  RoundHistoryEntry,
   StoredModel,
   TrainingCompleted,
   TrainingConfig,
@@ -27,7 +28,14 @@ export interface TrainingPorts {
   roundCompleted(round: RoundCompleted): Promise<void>;
   trainingCompleted(result: TrainingCompleted): Promise<void>;
   trainingFailed(reason: string): Promise<void>;
-  storeModel(model: Buffer, info: { rounds: number; finalMetrics: Record<string, number> }): Promise<StoredModel>;
+  /** Stores the final model together with the history of every round (the artifact outlives any message). */
+  storeModel(model: Buffer, info: StoredModelInfo): Promise<StoredModel>;
+}
+
+export interface StoredModelInfo {
+  rounds: number;
+  finalMetrics: Record<string, number>;
+  history: RoundHistoryEntry[];
 }
 
 export interface TrainingRunSettings {
@@ -251,11 +259,12 @@ export class TrainingRun {
     await this.initialise();
 
     let evalMetrics: Record<string, number> = {};
+    const history: RoundHistoryEntry[] = [];
     for (let round = 1; round <= config.rounds; round++) {
       const started = Date.now();
       const fit = await this.fitRound(round);
       evalMetrics = await this.evaluateRound(round);
-      await this.ports.roundCompleted({
+      const completed: RoundCompleted = {
         round,
         learners: fit.length,
         samples: fit.reduce((n, r) => n + r.numSamples, 0),
@@ -263,10 +272,12 @@ export class TrainingRun {
         evalMetrics,
         durationMs: Date.now() - started,
         perLearner: perLearner(fit, this.evalResults),
-      });
+      };
+      history.push({ ...completed, at: new Date().toISOString() });
+      await this.ports.roundCompleted(completed);
       this.logger.log(`round ${round}/${config.rounds} done: ${JSON.stringify(evalMetrics)}`);
     }
-    const stored = await this.ports.storeModel(this.model!.bytes, { rounds: config.rounds, finalMetrics: evalMetrics });
+    const stored = await this.ports.storeModel(this.model!.bytes, { rounds: config.rounds, finalMetrics: evalMetrics, history });
     await this.ports.trainingCompleted({ rounds: config.rounds, finalMetrics: evalMetrics, model: stored });
   }
 

@@ -4,8 +4,9 @@ import { Topics, TrainingConfig, repoSlug } from '@flops/contracts';
 import { ProjectState, isTerminal } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
 import { DeploymentStore, ModelRecord, ProjectStore } from '@flops/models';
-import { IDENTIFIER, MODEL_ARTIFACT_TYPE } from '@flops/contracts';
-import { RegistryClient, parseImageReference, pullArtifact } from '@flops/oci-registry';
+import { IDENTIFIER } from '@flops/contracts';
+import { RegistryClient, parseImageReference } from '@flops/oci-registry';
+import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 import { ProjectLogs } from '../logs/project-logs';
 import { CancelProjectDto, CreateProjectDto, LOG_CHUNK_DEFAULT_BYTES, ListProjectsQuery, LogQuery } from './project.dto';
 import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError, ProjectPartNotFoundError, RegistryUnavailableError } from './project-errors';
@@ -102,16 +103,19 @@ export class ProjectsService {
     const project = await this.existing(id);
     if (!project.model) throw new ProjectPartNotFoundError(`project ${id} has no trained model (${project.state})`);
     const { repository } = parseImageReference(project.model.reference);
-    let blobs: Buffer[];
+    let bytes: Buffer;
     try {
-      ({ blobs } = await pullArtifact(this.registry, repository, project.model.digest, { artifactType: MODEL_ARTIFACT_TYPE }));
+      // The artifact also carries the round history: only the tensors are the model.
+      const { manifest } = await this.registry.getManifest(repository, project.model.digest);
+      const tensors = manifest.layers.filter((layer) => layer.mediaType === TENSORS_MEDIA_TYPE);
+      if (tensors.length !== 1) throw new Error(`the artifact has ${tensors.length} tensor blobs, expected 1`);
+      bytes = await this.registry.getBlob(repository, tensors[0]);
     } catch (error) {
       const missing = await this.availability(project.model);
       if (missing === 'missing') throw new ProjectPartNotFoundError(`the model of project ${id} is no longer in the registry (${project.model.reference})`);
       throw new RegistryUnavailableError(`could not fetch the model of project ${id} from the registry: ${String(error)}`);
     }
-    if (blobs.length !== 1) throw new RegistryUnavailableError(`the model artifact of project ${id} has ${blobs.length} blobs, expected 1`);
-    return { fileName: `${project.name}-${id}.flt1`, digest: project.model.digest, bytes: blobs[0] };
+    return { fileName: `${project.name}-${id}.flt1`, digest: project.model.digest, bytes };
   }
 
   private async existing(id: string) {

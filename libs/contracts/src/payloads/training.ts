@@ -1,6 +1,6 @@
-import { ArrayMaxSize, IsArray, IsDefined, IsInt, IsOptional, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsDefined, IsISO8601, IsInt, IsOptional, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
-import { MAX_ID_LENGTH, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
+import { MAX_ID_LENGTH, MAX_ROUNDS, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
 import { IsMetrics } from '../validators';
 
 /** aggregator → learners (retained): where the data plane is. Cleared when the project ends. */
@@ -32,6 +32,19 @@ export class RoundCompleted {
   @IsInt() @Min(0) durationMs!: number;
   /** Per learner, sorted by id; absent from aggregators that predate it. */
   @IsOptional() @IsArray() @ArrayMaxSize(100_000) @ValidateNested({ each: true }) @Type(() => LearnerRoundMetrics) perLearner?: LearnerRoundMetrics[];
+}
+
+/**
+ * One finished round as the final model artifact records it (round history blob): the round's
+ * message and when it finished, so the history survives any lost or unapplied message.
+ */
+export class RoundHistoryEntry extends RoundCompleted {
+  @IsISO8601() at!: string;
+}
+
+/** The round-history blob of a model artifact: every round of the run, in order. */
+export class RoundHistory {
+  @IsArray() @ArrayMaxSize(MAX_ROUNDS) @ValidateNested({ each: true }) @Type(() => RoundHistoryEntry) rounds!: RoundHistoryEntry[];
 }
 
 export class StoredModel {
