@@ -126,12 +126,20 @@ export async function openApiDocument(): Promise<object> {
   }
 }
 
+/** TypeScript types of the API, generated from its OpenAPI document: what libs/api-client's typed client is checked against. */
+export async function apiTypes(): Promise<string> {
+  const { default: openapiTS, astToString } = await import('openapi-typescript');
+  const ast = await openapiTS((await openApiDocument()) as Parameters<typeof openapiTS>[0], { alphabetize: true });
+  return `// Generated from the manager API's OpenAPI document by \`npm run contracts\` (tools/contracts.ts): do not edit.\n${astToString(ast)}`;
+}
+
 export const CONTRACT_FILES = {
   'docs/contracts/mqtt.json': () => Promise.resolve(mqttContract()),
   'docs/contracts/components.json': () => Promise.resolve(componentsContract()),
   'docs/contracts/openapi.json': openApiDocument,
+  'libs/api-client/src/openapi.ts': apiTypes,
 } as const;
 
-export function serialise(document: object): string {
-  return `${JSON.stringify(document, null, 2)}\n`;
+export function serialise(document: object | string): string {
+  return typeof document === 'string' ? document : `${JSON.stringify(document, null, 2)}\n`;
 }

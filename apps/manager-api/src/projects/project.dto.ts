@@ -68,7 +68,7 @@ export class TrainingDto {
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(LIMITS.dataTags.maxItems)
-  @Matches(DATA_TAG, { each: true, message: 'each data tag must be 1-100 letters, digits, ".", "_", ":" or "-"' })
+  @Matches(DATA_TAG, { each: true, message: 'dataTags must each be 1-100 letters, digits, ".", "_", ":" or "-"' })
   dataTags?: string[];
 
   @ApiPropertyOptional({ type: 'integer', description: 'Seconds a round waits for updates', default: 300, minimum: LIMITS.roundTimeoutSeconds.min, maximum: LIMITS.roundTimeoutSeconds.max })
