@@ -425,7 +425,9 @@ export interface components {
              *       "learningRate": 0.01
              *     }
              */
-            hyperparameters?: Record<string, never>;
+            hyperparameters?: {
+                [key: string]: number | string | boolean;
+            };
             /**
              * @description Learners to deploy
              * @example 3

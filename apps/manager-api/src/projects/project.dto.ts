@@ -59,7 +59,12 @@ export class TrainingDto {
   @IsIn(STRATEGIES)
   strategy?: StrategyName;
 
-  @ApiPropertyOptional({ description: 'Passed to the user code', example: { epochs: 2, learningRate: 0.01 } })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { oneOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }] },
+    description: 'Passed to the user code',
+    example: { epochs: 2, learningRate: 0.01 },
+  })
   @IsOptional()
   @IsScalarRecord()
   hyperparameters?: Hyperparameters;
