@@ -128,7 +128,9 @@ export async function openApiDocument(): Promise<object> {
 
 /** TypeScript types of the API, generated from its OpenAPI document: what libs/api-client's typed client is checked against. */
 export async function apiTypes(): Promise<string> {
-  const { default: openapiTS, astToString } = await import('openapi-typescript');
+  // Its CommonJS build: Jest cannot load the ES module one.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { default: openapiTS, astToString } = require('openapi-typescript') as typeof import('openapi-typescript');
   const ast = await openapiTS((await openApiDocument()) as Parameters<typeof openapiTS>[0], { alphabetize: true });
   return `// Generated from the manager API's OpenAPI document by \`npm run contracts\` (tools/contracts.ts): do not edit.\n${astToString(ast)}`;
 }
