@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ValidationTypes } from 'class-validator';
@@ -29,6 +31,11 @@ const RECORD_KEY = 'keys match ^[A-Za-z_][A-Za-z0-9_-]{0,63}$';
 const CUSTOM_SCHEMAS: Record<string, SchemaObject> = {
   isTrainingConfigJson: { type: 'string', description: 'a training configuration as JSON (environment.FLOPS_TRAINING_CONFIG)' },
   isMetrics: { type: 'object', description: `finite numbers; ${RECORD_KEY}`, additionalProperties: { type: 'number' } },
+  isLearnerMetrics: {
+    type: 'object',
+    description: `learner id → finite numbers; ${RECORD_KEY}`,
+    additionalProperties: { type: 'object', additionalProperties: { type: 'number' } },
+  },
   isScalarRecord: {
     type: 'object',
     description: `numbers, strings or booleans; ${RECORD_KEY}`,
@@ -128,11 +135,22 @@ export async function openApiDocument(): Promise<object> {
 
 /** TypeScript types of the API, generated from its OpenAPI document: what libs/api-client's typed client is checked against. */
 export async function apiTypes(): Promise<string> {
-  // Its CommonJS build: Jest cannot load the ES module one.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { default: openapiTS, astToString } = require('openapi-typescript') as typeof import('openapi-typescript');
-  const ast = await openapiTS((await openApiDocument()) as Parameters<typeof openapiTS>[0], { alphabetize: true });
-  return `// Generated from the manager API's OpenAPI document by \`npm run contracts\` (tools/contracts.ts): do not edit.\n${astToString(ast)}`;
+  const document = JSON.stringify(await openApiDocument());
+  // openapi-typescript is an ES module (its CommonJS build imports one too), which Jest's module
+  // loader cannot run: the generator runs in a plain Node child process, the document on stdin.
+  const script = `
+    import openapiTS, { astToString } from 'openapi-typescript';
+    let input = '';
+    for await (const chunk of process.stdin) input += chunk;
+    process.stdout.write(astToString(await openapiTS(JSON.parse(input), { alphabetize: true })));
+  `;
+  const types = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    input: document,
+    cwd: join(__dirname, '..'),
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return `// Generated from the manager API's OpenAPI document by \`npm run contracts\` (tools/contracts.ts): do not edit.\n${types}`;
 }
 
 export const CONTRACT_FILES = {

@@ -8,7 +8,6 @@ export type ProjectDetail = Schemas['ProjectDetailView'];
 export type ProjectList = Schemas['ProjectListView'];
 export type ProjectComponent = Schemas['ComponentView'];
 export type Round = Schemas['RoundView'];
-export type LearnerRound = Schemas['LearnerRoundView'];
 export type CreateProject = Schemas['CreateProjectDto'];
 export type ComponentLog = Schemas['ComponentLogView'];
 export type LogChunk = Schemas['LogChunkView'];

@@ -96,22 +96,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/health": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["HealthController_health"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -150,7 +134,7 @@ export interface components {
             /** Format: date-time */
             startedAt: string;
             /** @enum {string} */
-            status: "running" | "stopped" | "exited";
+            status: "starting" | "running" | "stopped" | "exited";
         };
         CreateProjectDto: {
             /**
@@ -206,32 +190,6 @@ export interface components {
             reference: string;
             /** @description Git commit, or content-<digest> for a plain directory */
             sourceRevision: string;
-        };
-        LearnerRoundView: {
-            /**
-             * @description Its evaluation of the new global model
-             * @example {
-             *       "accuracy": 0.91,
-             *       "loss": 0.28
-             *     }
-             */
-            evalMetrics: {
-                [key: string]: number;
-            };
-            /** @example learner-0 */
-            learnerId: string;
-            /** @description Training samples of its update (0: it sent none this round) */
-            samples: number;
-            /**
-             * @description Its training metrics
-             * @example {
-             *       "accuracy": 0.91,
-             *       "loss": 0.28
-             *     }
-             */
-            trainMetrics: {
-                [key: string]: number;
-            };
         };
         LogChunkView: {
             component: string;
@@ -290,6 +248,8 @@ export interface components {
             rounds: components["schemas"]["RoundView"][];
             /** @enum {string} */
             state: "SUBMITTED" | "IMAGE_CHECK" | "BUILDING" | "DEPLOYING" | "TRAINING" | "FINALIZING" | "COMPLETED" | "FAILED" | "CANCELLED";
+            /** @description Only when one project is fetched, and MLflow tracking is on: the project’s MLflow run */
+            tracking?: components["schemas"]["TrackingView"];
             training: components["schemas"]["TrainingView"];
             /** Format: date-time */
             updatedAt: string;
@@ -339,6 +299,8 @@ export interface components {
             rounds: components["schemas"]["RoundView"][];
             /** @enum {string} */
             state: "SUBMITTED" | "IMAGE_CHECK" | "BUILDING" | "DEPLOYING" | "TRAINING" | "FINALIZING" | "COMPLETED" | "FAILED" | "CANCELLED";
+            /** @description Only when one project is fetched, and MLflow tracking is on: the project’s MLflow run */
+            tracking?: components["schemas"]["TrackingView"];
             training: components["schemas"]["TrainingView"];
             /** Format: date-time */
             updatedAt: string;
@@ -393,10 +355,22 @@ export interface components {
             evalMetrics: {
                 [key: string]: number;
             };
+            /**
+             * @description Each learner’s evaluation of the new model, by learner id (where the aggregator reported it)
+             * @example {
+             *       "learner-0": {
+             *         "accuracy": 0.9,
+             *         "loss": 0.3
+             *       }
+             *     }
+             */
+            learnerMetrics?: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
             /** @description Learners whose updates were averaged */
             learners: number;
-            /** @description Each learner’s part, sorted by id */
-            perLearner?: components["schemas"]["LearnerRoundView"][];
             round: number;
             samples: number;
             /**
@@ -409,6 +383,26 @@ export interface components {
             trainMetrics: {
                 [key: string]: number;
             };
+        };
+        TrackingView: {
+            /** @description MLflow experiment id (one experiment per project name) */
+            experimentId?: string;
+            /** @description Why the last attempt to update MLflow failed */
+            lastError?: string;
+            /** @description Version of the trained model in MLflow’s Model Registry */
+            modelVersion?: string;
+            /** @description MLflow run id (one run per project) */
+            runId?: string;
+            /**
+             * @description The project’s run in the MLflow UI
+             * @example http://127.0.0.1:5500/#/experiments/1/runs/0f3c…
+             */
+            runUrl?: string;
+            /**
+             * @description pending: MLflow has not been told everything yet (it is retried)
+             * @enum {string}
+             */
+            status: "synced" | "pending";
         };
         TrainingDto: {
             /**
@@ -734,23 +728,6 @@ export interface operations {
                 content: {
                     "application/vnd.flops.tensors.v1": components["schemas"]["ErrorView"];
                 };
-            };
-        };
-    };
-    HealthController_health: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };

@@ -16,17 +16,10 @@ export interface RoundRecord {
   samples: number;
   trainMetrics: Record<string, number>;
   evalMetrics: Record<string, number>;
+  /** Each learner's evaluation, by learner id, where the aggregator reported it. */
+  learnerMetrics?: Record<string, Record<string, number>>;
   durationMs: number;
-  /** Each learner's part in the round (absent in rounds recorded before it was kept). */
-  perLearner?: LearnerRoundRecord[];
   at: Date;
-}
-
-export interface LearnerRoundRecord {
-  learnerId: string;
-  samples: number;
-  trainMetrics: Record<string, number>;
-  evalMetrics: Record<string, number>;
 }
 
 export interface ImageRecord {
@@ -114,16 +107,8 @@ const projectSchema = new Schema<ProjectRecord>(
             samples: Number,
             trainMetrics: metrics,
             evalMetrics: metrics,
+            learnerMetrics: { type: Schema.Types.Mixed },
             durationMs: Number,
-            perLearner: {
-              type: [
-                new Schema<LearnerRoundRecord>(
-                  { learnerId: String, samples: Number, trainMetrics: metrics, evalMetrics: metrics },
-                  { _id: false, minimize: false },
-                ),
-              ],
-              default: undefined,
-            },
             at: Date,
           },
           // minimize: false keeps empty metric maps (`{}`) instead of dropping the fields.

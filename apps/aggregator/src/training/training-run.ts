@@ -4,7 +4,6 @@ import {
   LearnerTask,
   LearnerTaskKind,
   ModelMeta,
-  LearnerRoundMetrics,
   RoundCompleted,
   RoundHistoryEntry,
   StoredModel,
@@ -59,15 +58,6 @@ interface FitResult {
   learnerId: string;
   numSamples: number;
   metrics: Record<string, number>;
-}
-
-/** Each learner that sent an update or evaluated the new model this round, sorted by id. */
-function perLearner(fit: FitResult[], evaluated: { learnerId: string; metrics: Record<string, number> }[]): LearnerRoundMetrics[] {
-  const byId = new Map<string, LearnerRoundMetrics>();
-  const entry = (learnerId: string) => byId.get(learnerId) ?? byId.set(learnerId, { learnerId, samples: 0, trainMetrics: {}, evalMetrics: {} }).get(learnerId)!;
-  for (const f of fit) Object.assign(entry(f.learnerId), { samples: f.numSamples, trainMetrics: { ...f.metrics } });
-  for (const e of evaluated) entry(e.learnerId).evalMetrics = { ...e.metrics };
-  return [...byId.values()].sort((a, b) => a.learnerId.localeCompare(b.learnerId));
 }
 
 /**
@@ -264,14 +254,15 @@ export class TrainingRun {
       const started = Date.now();
       const fit = await this.fitRound(round);
       evalMetrics = await this.evaluateRound(round);
+      const learnerMetrics = Object.fromEntries(this.evalResults.map((r) => [r.learnerId, { ...r.metrics }]));
       const completed: RoundCompleted = {
         round,
         learners: fit.length,
         samples: fit.reduce((n, r) => n + r.numSamples, 0),
         trainMetrics: weightedMean(fit.map((r) => ({ weight: r.numSamples, metrics: r.metrics }))),
         evalMetrics,
+        learnerMetrics,
         durationMs: Date.now() - started,
-        perLearner: perLearner(fit, this.evalResults),
       };
       history.push({ ...completed, at: new Date().toISOString() });
       await this.ports.roundCompleted(completed);

@@ -1,16 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { Topics, TrainingConfig, repoSlug } from '@flops/contracts';
+import { IDENTIFIER, Topics, TrainingConfig, repoSlug } from '@flops/contracts';
 import { ProjectState, isTerminal } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
-import { DeploymentStore, ModelRecord, ProjectStore } from '@flops/models';
-import { IDENTIFIER } from '@flops/contracts';
+import { DeploymentStore, ModelRecord, ProjectStore, TrackingStore } from '@flops/models';
 import { RegistryClient, parseImageReference } from '@flops/oci-registry';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 import { ProjectLogs } from '../logs/project-logs';
 import { CancelProjectDto, CreateProjectDto, LOG_CHUNK_DEFAULT_BYTES, ListProjectsQuery, LogQuery } from './project.dto';
 import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError, ProjectPartNotFoundError, RegistryUnavailableError } from './project-errors';
-import { LogChunkView, ModelAvailability, ProjectDetailView, ProjectListView, ProjectLogsView, ProjectView, toComponentView, toProjectView } from './project.view';
+import { LogChunkView, ModelAvailability, ProjectDetailView, ProjectListView, ProjectLogsView, ProjectView, toComponentView, toProjectView, toTrackingView } from './project.view';
 
 const DEFAULT_ROUND_TIMEOUT_SECONDS = 300;
 const DEFAULT_SEED = 42;
@@ -26,6 +25,7 @@ export class ProjectsService {
     private readonly bus: MqttBus,
     private readonly registry: RegistryClient,
     private readonly logs: ProjectLogs,
+    private readonly tracking: TrackingStore,
   ) {}
 
   async create(request: CreateProjectDto): Promise<ProjectView> {
@@ -50,10 +50,12 @@ export class ProjectsService {
 
   /** The project with the components deployed for it, and whether its model is still in the registry. */
   async get(id: string): Promise<ProjectDetailView> {
-    const [project, components] = await Promise.all([this.store.get(id), this.deployments.forProject(id)]);
+    const [project, components, tracking] = await Promise.all([this.store.get(id), this.deployments.forProject(id), this.tracking.get(id)]);
     if (!project) throw new ProjectNotFoundError(id);
     const view = toProjectView(project);
     if (view.model && project.model) view.model.availability = await this.availability(project.model);
+    const trackingView = tracking ? toTrackingView(tracking) : null;
+    if (trackingView) view.tracking = trackingView;
     return { ...view, components: components.map(toComponentView) };
   }
 

@@ -11,6 +11,7 @@ import {
   TrainingCompleted,
   TrainingFailed,
   TrainingStarted,
+  injectedFault,
   subscriptionFor,
 } from '@flops/contracts';
 import { Message, MqttHandlers } from '@flops/messaging';
@@ -57,25 +58,19 @@ export class ProjectEventsHandler {
 
   @EventPattern(subscriptionFor(Topics.roundCompleted))
   async roundCompleted(@Message(Topics.roundCompleted) msg: Envelope<RoundCompleted>): Promise<void> {
-    const { round, learners, samples, trainMetrics, evalMetrics, durationMs, perLearner } = msg.payload;
+    const { round, learners, samples, trainMetrics, evalMetrics, learnerMetrics, durationMs } = msg.payload;
     await this.lifecycle.handle(msg.projectId, {
       kind: 'round.completed',
       round,
-      roundRecord: {
-        round,
-        learners,
-        samples,
-        trainMetrics,
-        evalMetrics,
-        durationMs,
-        ...(perLearner ? { perLearner: perLearner.map((l) => ({ learnerId: l.learnerId, samples: l.samples, trainMetrics: l.trainMetrics, evalMetrics: l.evalMetrics })) } : {}),
-      },
+      roundRecord: { round, learners, samples, trainMetrics, evalMetrics, ...(learnerMetrics ? { learnerMetrics } : {}), durationMs },
     });
   }
 
   @EventPattern(subscriptionFor(Topics.trainingCompleted))
   async trainingCompleted(@Message(Topics.trainingCompleted) msg: Envelope<TrainingCompleted>): Promise<void> {
     const { model, finalMetrics } = msg.payload;
+    // Crash tests only (FLOPS_FAULTS): the message is taken from the broker, then its handling fails.
+    if (injectedFault('orchestrator-fail-handling') === 'trainingCompleted') throw new Error('injected fault: handling trainingCompleted failed');
     await this.lifecycle.handle(msg.projectId, { kind: 'training.completed', model: { ...model }, finalMetrics });
   }
 

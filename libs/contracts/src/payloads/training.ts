@@ -1,7 +1,7 @@
 import { ArrayMaxSize, IsArray, IsDefined, IsISO8601, IsInt, IsOptional, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
 import { MAX_ID_LENGTH, MAX_ROUNDS, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
-import { IsMetrics } from '../validators';
+import { IsLearnerMetrics, IsMetrics } from '../validators';
 
 /** aggregator → learners (retained): where the data plane is. Cleared when the project ends. */
 export class AggregatorReady {
@@ -13,15 +13,6 @@ export class TrainingStarted {
   @IsArray() @ArrayMaxSize(100_000) @IsString({ each: true }) @MaxLength(MAX_ID_LENGTH, { each: true }) learners!: string[];
 }
 
-/** One learner's part in a round: its training metrics and its evaluation of the new model. */
-export class LearnerRoundMetrics {
-  @IsString() @MinLength(1) @MaxLength(MAX_ID_LENGTH) learnerId!: string;
-  /** Training samples of its update (0 when it sent none this round but evaluated). */
-  @IsInt() @Min(0) samples!: number;
-  @IsMetrics() trainMetrics!: Record<string, number>;
-  @IsMetrics() evalMetrics!: Record<string, number>;
-}
-
 /** aggregator → orchestrator: one round finished; metrics are sample-weighted means. */
 export class RoundCompleted {
   @IsInt() @Min(1) round!: number;
@@ -29,9 +20,9 @@ export class RoundCompleted {
   @IsInt() @Min(0) samples!: number;
   @IsMetrics() trainMetrics!: Record<string, number>;
   @IsMetrics() evalMetrics!: Record<string, number>;
+  /** Each learner's evaluation of the new model, by learner id (absent from older aggregators). */
+  @IsOptional() @IsLearnerMetrics() learnerMetrics?: Record<string, Record<string, number>>;
   @IsInt() @Min(0) durationMs!: number;
-  /** Per learner, sorted by id; absent from aggregators that predate it. */
-  @IsOptional() @IsArray() @ArrayMaxSize(100_000) @ValidateNested({ each: true }) @Type(() => LearnerRoundMetrics) perLearner?: LearnerRoundMetrics[];
 }
 
 /**
