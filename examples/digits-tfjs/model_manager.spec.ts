@@ -44,7 +44,7 @@ const { simulateFedAvg } = require('./simulate-fedavg') as {
 
 // tfjs' pure-JS backend runs several times slower inside Jest's VM sandbox than
 // in plain Node (and CI machines are shared), so training tests get headroom.
-const TRAINING_TIMEOUT_MS = 30_000;
+const TRAINING_TIMEOUT_MS = 120_000;
 
 const TOTAL = 1797;
 const TRAIN = 1437; // floor(0.8 * 1797)

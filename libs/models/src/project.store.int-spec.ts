@@ -52,6 +52,9 @@ function round(n: number, overrides: Partial<RoundRecord> = {}): RoundRecord {
   };
 }
 
+// Concurrent-writer trials make many round trips; a loaded shared machine needs more than Jest's 5 s.
+jest.setTimeout(60_000);
+
 describe('ProjectStore (real database)', () => {
   let connection: Connection;
   let store: ProjectStore;
