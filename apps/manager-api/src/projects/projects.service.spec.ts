@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { FileProjectLogs } from '../logs/project-logs';
 import { repoSlug as nameFromRepoUrl } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
 import { EMPTY_DESCRIPTOR, MediaTypes } from '@flops/oci-registry';
@@ -77,7 +79,7 @@ function setup() {
   const store = new InMemoryProjectStore();
   const bus = new RecordingBus();
   const registry = new InMemoryRegistry();
-  const service = new ProjectsService(store, new InMemoryDeploymentStore(), bus, registry, new InMemoryTrackingStore());
+  const service = new ProjectsService(store, new InMemoryDeploymentStore(), bus, registry, new FileProjectLogs(tmpdir()), new InMemoryTrackingStore());
   return { service, store, bus, registry };
 }
 
