@@ -1,6 +1,6 @@
 import { Connection, Model, Schema } from 'mongoose';
 import { ProjectStage, ProjectState } from '@flops/lifecycle';
-import type { MlRepoLocation, ResourceHints, TrainingConfig } from '@flops/contracts';
+import type { LearnerRefusalCount, MlRepoLocation, ResourceHints, RoundPrivacy, TrainingConfig } from '@flops/contracts';
 
 export interface HistoryEntry {
   from: ProjectState | null;
@@ -17,6 +17,13 @@ export interface RoundRecord {
   trainMetrics: Record<string, number>;
   evalMetrics: Record<string, number>;
   durationMs: number;
+  /** Learners that evaluated the round's model. */
+  evaluators?: number;
+  /** Updates refused this round, and refusals per learner over the training so far. */
+  refused?: number;
+  refusals?: LearnerRefusalCount[];
+  /** Central DP: the privacy spent. */
+  privacy?: RoundPrivacy;
   at: Date;
 }
 
@@ -77,6 +84,11 @@ const projectSchema = new Schema<ProjectRecord>(
       learners: { type: Number, required: true },
       minLearnersPerRound: { type: Number, required: true },
       strategy: { type: String, required: true },
+      strategyParams: { type: Schema.Types.Mixed, default: {} },
+      fractionFit: { type: Number, default: 1 },
+      fractionEvaluate: { type: Number, default: 1 },
+      maxUpdateNorm: { type: Number },
+      privacy: { type: Schema.Types.Mixed },
       hyperparameters: { type: Schema.Types.Mixed, default: {} },
       dataTags: { type: [String], default: [] },
       roundTimeoutSeconds: { type: Number, required: true },
@@ -106,6 +118,10 @@ const projectSchema = new Schema<ProjectRecord>(
             trainMetrics: metrics,
             evalMetrics: metrics,
             durationMs: Number,
+            evaluators: Number,
+            refused: Number,
+            refusals: { type: [Schema.Types.Mixed], default: undefined },
+            privacy: { type: Schema.Types.Mixed },
             at: Date,
           },
           // minimize: false keeps empty metric maps (`{}`) instead of dropping the fields.

@@ -14,6 +14,7 @@ import {
   subscriptionFor,
 } from '@flops/contracts';
 import { Message, MqttHandlers } from '@flops/messaging';
+import type { RoundRecord } from '@flops/models';
 import { ProjectLifecycleService } from '../lifecycle/project-lifecycle.service';
 
 /** MQTT → lifecycle events. Thin on purpose: every decision is in ProjectLifecycleService. */
@@ -57,11 +58,13 @@ export class ProjectEventsHandler {
 
   @EventPattern(subscriptionFor(Topics.roundCompleted))
   async roundCompleted(@Message(Topics.roundCompleted) msg: Envelope<RoundCompleted>): Promise<void> {
-    const { round, learners, samples, trainMetrics, evalMetrics, durationMs } = msg.payload;
+    const { round, learners, samples, trainMetrics, evalMetrics, durationMs, evaluators, refused, refusals, privacy } = msg.payload;
+    // Validated class instances become plain records (nested arrays and objects included) for the store.
+    const extra = JSON.parse(JSON.stringify({ evaluators, refused, refusals, privacy })) as Pick<RoundRecord, 'evaluators' | 'refused' | 'refusals' | 'privacy'>;
     await this.lifecycle.handle(msg.projectId, {
       kind: 'round.completed',
       round,
-      roundRecord: { round, learners, samples, trainMetrics, evalMetrics, durationMs },
+      roundRecord: { round, learners, samples, trainMetrics, evalMetrics, durationMs, ...extra },
     });
   }
 
