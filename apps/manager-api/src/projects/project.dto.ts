@@ -87,17 +87,17 @@ export class TrainingDto {
   @IsObject()
   strategyParams?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ type: 'number', exclusiveMinimum: true, minimum: 0, maximum: 1, default: 1, description: 'Share of the joined learners asked to train each round (at least minLearnersPerRound)' })
+  @ApiPropertyOptional({ type: 'number', minimum: 0, maximum: 1, default: 1, description: 'Share of the joined learners asked to train each round (at least minLearnersPerRound)' })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   fractionFit?: number;
 
-  @ApiPropertyOptional({ type: 'number', exclusiveMinimum: true, minimum: 0, maximum: 1, default: 1, description: 'Share of the joined learners asked to evaluate each round’s model (at least one)' })
+  @ApiPropertyOptional({ type: 'number', minimum: 0, maximum: 1, default: 1, description: 'Share of the joined learners asked to evaluate each round’s model (at least one)' })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   fractionEvaluate?: number;
 
-  @ApiPropertyOptional({ type: 'number', exclusiveMinimum: true, minimum: 0, description: 'Refuse updates whose change to the global model has a larger L2 norm' })
+  @ApiPropertyOptional({ type: 'number', minimum: 0, description: 'Refuse updates whose change to the global model has a larger L2 norm' })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   maxUpdateNorm?: number;
