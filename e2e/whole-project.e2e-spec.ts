@@ -2,7 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from 'mongoose';
-import { Topics, topicFor } from '@flops/contracts';
+import { FINAL_MODEL_TAG, Topics, modelRepository, topicFor } from '@flops/contracts';
 import { MqttBus } from '@flops/messaging';
 import { DeploymentRecord, connectDatabase, deploymentModel } from '@flops/models';
 import { RegistryClient, parseImageReference, pullArtifact } from '@flops/oci-registry';
@@ -117,17 +117,21 @@ describe('a FLOps project, end to end', () => {
     expect(project.history.map((h) => h.to)).not.toContain('BUILDING');
   });
 
-  it('finishes a project even when the orchestrator is killed in the middle of training', async () => {
-    const submitted = await api.submit({ repo: { url: repo.dir }, training: training({ rounds: 40, learners: 2, hyperparameters: { epochs: 1 } }) });
+  it('finishes a project with every round even when the orchestrator is down while training ends (issue 5, case 2)', async () => {
+    const rounds = 12;
+    const submitted = await api.submit({ repo: { url: repo.dir }, training: training({ rounds, learners: 2, hyperparameters: { epochs: 1 } }) });
     await api.waitFor(submitted.id, (p) => p.state === 'TRAINING' && p.rounds.length >= 2, 90_000);
 
     await platform.kill('project-orchestrator');
-    await sleep(1500); // training goes on without it; its events wait at the broker
-    await platform.start('project-orchestrator');
+    // Training ends without it: its round messages wait at the broker while the final model is stored.
+    const registry = new RegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
+    await waitUntil(async () => (await registry.resolveTag(modelRepository('flops', submitted.id), FINAL_MODEL_TAG)) !== null, 120_000);
+    await platform.start('project-orchestrator'); // resume finds the model before it takes in any queued message
 
     const project = await api.waitForEnd(submitted.id, 120_000);
     expect(project.state).toBe('COMPLETED');
-    expect(project.rounds.map((r) => r.round)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(project.rounds.map((r) => r.round)).toEqual(Array.from({ length: rounds }, (_, i) => i + 1));
+    expect(project.finalMetrics!.accuracy).toBe(project.rounds.at(-1)!.evalMetrics.accuracy);
     await expectNothingRunning(project.id);
   });
 

@@ -7,7 +7,7 @@
 # same database names ("jobs", ...), so they cannot share a server; and DocumentDB needs pg_cron in
 # its own database, which pg_cron allows in one database per cluster only.
 
-DOCDB_APT_BUILD=(postgresql-server-dev-$PG_MAJOR libbson-dev libpcre2-dev libintelrdfpmath-dev pkg-config make gcc libssl-dev)
+DOCDB_APT_BUILD=(postgresql-server-dev-$PG_MAJOR libkrb5-dev libbson-dev libpcre2-dev libintelrdfpmath-dev pkg-config make gcc libssl-dev)
 DOCDB_APT_RUN=(postgresql-$PG_MAJOR postgresql-$PG_MAJOR-cron postgresql-$PG_MAJOR-postgis-3 postgresql-$PG_MAJOR-rum)
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 DOCDB_USER=oakestra

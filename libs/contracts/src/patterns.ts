@@ -20,6 +20,8 @@ export const MAX_REFERENCE_LENGTH = 2000;
 
 /** The longest id (task, message, learner) a message carries. */
 export const MAX_ID_LENGTH = 200;
+/** The most rounds a project may train for (also bounds a stored round history). */
+export const MAX_ROUNDS = 1000;
 
 /** Only the finite metrics with valid names: what a metrics map on the wire may hold. */
 export function cleanMetrics(value: unknown): Record<string, number> {

@@ -1,6 +1,6 @@
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNumber, IsObject, IsOptional, Matches, Max, Min } from 'class-validator';
 import { validatePayload } from './messages';
-import { DATA_TAG } from './patterns';
+import { DATA_TAG, MAX_ROUNDS } from './patterns';
 import { PrivacyConfig, validatePrivacy } from './privacy';
 import { ENGINE_STRATEGIES, EngineStrategyName, StrategyChoice, validateStrategy } from './strategies';
 import { IsScalarRecord } from './validators';
@@ -13,7 +13,7 @@ export type Hyperparameters = Record<string, number | string | boolean>;
 
 /** The bounds of a training configuration, shared by the API's request and the stored configuration. */
 export const TRAINING_LIMITS = {
-  rounds: { min: 1, max: 1000 },
+  rounds: { min: 1, max: MAX_ROUNDS },
   learners: { min: 1, max: 1000 },
   dataTags: { maxItems: 50 },
   roundTimeoutSeconds: { min: 5, max: 86_400 },

@@ -62,9 +62,9 @@ const EXPECTED: Record<ProjectState, Cell[]> = {
   [S.DEPLOYING]:   ['-',           '-',          '-',            '-',         'F:deployment',   'TRAINING',      'TRAINING',     'FINALIZING',      'F:deployment',  'F:deployment',  '-',         '-',                'F:deployment',    'CANCELLED'],
   [S.TRAINING]:    ['-',           '-',          '-',            '-',         '-',              '-',             '=',            'FINALIZING',      'F:training',    'F:training',    '-',         '-',                'F:training',      'CANCELLED'],
   [S.FINALIZING]:  ['-',           '-',          '-',            '-',         '-',              '-',             '=',            '-',               '-',             '-',             'COMPLETED', 'F:finalization',   'F:finalization',  'CANCELLED'],
-  [S.COMPLETED]:   ['-',           '-',          '-',            '-',         '-',              '-',             '-',            '-',               '-',             '-',             '-',         '-',                '-',               '-'],
-  [S.FAILED]:      ['-',           '-',          '-',            '-',         '-',              '-',             '-',            '-',               '-',             '-',             '-',         '-',                '-',               '-'],
-  [S.CANCELLED]:   ['-',           '-',          '-',            '-',         '-',              '-',             '-',            '-',               '-',             '-',             '-',         '-',                '-',               '-'],
+  [S.COMPLETED]:   ['-',           '-',          '-',            '-',         '-',              '-',             '=',            '-',               '-',             '-',             '-',         '-',                '-',               '-'],
+  [S.FAILED]:      ['-',           '-',          '-',            '-',         '-',              '-',             '=',            '-',               '-',             '-',             '-',         '-',                '-',               '-'],
+  [S.CANCELLED]:   ['-',           '-',          '-',            '-',         '-',              '-',             '=',            '-',               '-',             '-',             '-',         '-',                '-',               '-'],
 };
 
 /** The reason a FAILED/CANCELLED transition must carry for the events built by `eventOf`. */
@@ -192,10 +192,11 @@ describe('decide: out-of-order events', () => {
     expect(decide(S.TRAINING, { kind: 'training.started' }).outcome).toBe('ignore');
   });
 
-  it('a round.completed overtaken by training.completed is still accepted (stay) in FINALIZING, nowhere later', () => {
-    expect(decide(S.FINALIZING, { kind: 'round.completed', round: 5 })).toEqual({ outcome: 'stay' });
-    expect(decide(S.COMPLETED, { kind: 'round.completed', round: 5 }).outcome).toBe('ignore');
-    expect(decide(S.FAILED, { kind: 'round.completed', round: 5 }).outcome).toBe('ignore');
+  it('a round.completed overtaken by the end of training is still recorded (stay), even once the project ended', () => {
+    // Issue 5 case 2: a restarted orchestrator may complete a project before the queued rounds arrive.
+    for (const state of [S.FINALIZING, S.COMPLETED, S.FAILED, S.CANCELLED]) {
+      expect(decide(state, { kind: 'round.completed', round: 5 })).toEqual({ outcome: 'stay' });
+    }
   });
 
   it('training.completed while DEPLOYING goes straight to FINALIZING', () => {
@@ -257,8 +258,9 @@ describe('decide: terminal states', () => {
     { kind: 'cancel', reason: 'please' },
   ];
 
-  it.each(TERMINAL)('%s ignores every event, naming the state', (state) => {
+  it.each(TERMINAL)('%s ignores every event but a round record, naming the state', (state) => {
     for (const event of [...anything, { kind: 'deadline.passed', state } as LifecycleEvent]) {
+      if (event.kind === 'round.completed') continue;
       const decision = decide(state, event);
       expect(decision).toEqual({ outcome: 'ignore', why: expect.stringContaining(state) });
     }

@@ -52,10 +52,11 @@ const PROGRESS: Record<
 
 /**
  * Progress events that arrive after the project moved past them but still carry data worth
- * keeping: a round's metrics may be overtaken by the end of training.
+ * keeping: a round's metrics may be overtaken by the end of training, or wait at the broker while
+ * a restarted orchestrator completes the project from the stored model. Round records are never lost.
  */
 const RECORD_ONLY: Partial<Record<keyof typeof PROGRESS, readonly ProjectState[]>> = {
-  'round.completed': [S.FINALIZING],
+  'round.completed': [S.FINALIZING, S.COMPLETED, S.FAILED, S.CANCELLED],
 };
 
 /** Failure events and the states in which they still mean something. */
@@ -72,6 +73,7 @@ const FAILURES: Record<
 
 /** The pure transition function: no I/O, no clock. */
 export function decide(state: ProjectState, event: LifecycleEvent): TransitionDecision {
+  if (event.kind in RECORD_ONLY && RECORD_ONLY[event.kind as keyof typeof RECORD_ONLY]?.includes(state)) return { outcome: 'stay' };
   if (isTerminal(state)) return { outcome: 'ignore', why: `project is already ${state}` };
 
   switch (event.kind) {
@@ -83,7 +85,6 @@ export function decide(state: ProjectState, event: LifecycleEvent): TransitionDe
     case 'training.completed':
     case 'finalized': {
       const rule = PROGRESS[event.kind];
-      if (RECORD_ONLY[event.kind]?.includes(state)) return { outcome: 'stay' };
       if (!rule.from.includes(state)) return { outcome: 'ignore', why: `${event.kind} does not apply in ${state}` };
       return state === rule.to ? { outcome: 'stay' } : { outcome: 'transition', to: rule.to };
     }

@@ -8,6 +8,8 @@ export type NewProject = Omit<ProjectRecord, 'version' | 'rounds' | 'history' | 
 export interface ProjectChange {
   set?: Partial<Omit<ProjectRecord, '_id' | 'version' | 'rounds' | 'history'>>;
   appendRound?: RoundRecord;
+  /** Rounds recorded at once (the history stored with the final model); rounds already there are kept. */
+  appendRounds?: RoundRecord[];
   appendHistory?: HistoryEntry;
 }
 
@@ -136,14 +138,26 @@ export class ProjectStore {
    * job) writes the same thing: doing it twice is harmless.
    */
   private async write(base: ProjectRecord, claim: VersionClaim): Promise<void> {
-    const { set, appendRound, appendHistory } = claim.change;
+    const { set, appendRound, appendRounds, appendHistory } = claim.change;
     const fields: Record<string, unknown> = {
       ...set,
       version: claim.version,
       updatedAt: claim.at,
-      ...(appendRound ? { rounds: [...base.rounds, appendRound] } : {}),
+      ...(appendRound || appendRounds ? { rounds: withRounds(base.rounds, [...(appendRound ? [appendRound] : []), ...(appendRounds ?? [])]) } : {}),
       ...(appendHistory ? { history: [...base.history, appendHistory] } : {}),
     };
     await this.model.updateOne({ _id: base._id, version: base.version }, { $set: fields }, { timestamps: false }).exec();
   }
+}
+
+/** `rounds` with `added` merged in by round number (the first record of a round wins), in round order. */
+export function withRounds(rounds: RoundRecord[], added: RoundRecord[]): RoundRecord[] {
+  const known = new Set(rounds.map((r) => r.round));
+  const fresh: RoundRecord[] = [];
+  for (const r of added) {
+    if (known.has(r.round)) continue;
+    known.add(r.round);
+    fresh.push(r);
+  }
+  return fresh.length ? [...rounds, ...fresh].sort((a, b) => a.round - b.round) : rounds;
 }

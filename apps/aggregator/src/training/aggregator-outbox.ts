@@ -4,16 +4,18 @@ import {
   LearnerTask,
   MAX_REASON_LENGTH,
   MODEL_ARTIFACT_TYPE,
+  ROUND_HISTORY_MEDIA_TYPE,
   RoundCompleted,
   StoredModel,
   Topics,
   TrainingCompleted,
+  encodeRoundHistory,
   modelAnnotations,
 } from '@flops/contracts';
 import { MqttBus } from '@flops/messaging';
 import { RegistryClient, pushArtifact } from '@flops/oci-registry';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
-import { TrainingPorts } from './training-run';
+import { StoredModelInfo, TrainingPorts } from './training-run';
 
 
 /** How the round loop reaches MQTT and the registry. */
@@ -50,11 +52,14 @@ export class AggregatorOutbox implements TrainingPorts {
     return this.bus.publish(Topics.trainingFailed, this.projectId, { reason: reason.slice(0, MAX_REASON_LENGTH) });
   }
 
-  /** The final model becomes an OCI artifact, addressed by digest. */
-  async storeModel(model: Buffer, info: { rounds: number; finalMetrics: Record<string, number> }): Promise<StoredModel> {
+  /** The final model becomes an OCI artifact, addressed by digest; its second blob is the round history. */
+  async storeModel(model: Buffer, { history, ...info }: StoredModelInfo): Promise<StoredModel> {
     const pushed = await pushArtifact(this.registry, this.modelRepository, FINAL_MODEL_TAG, {
       artifactType: MODEL_ARTIFACT_TYPE,
-      blobs: [{ data: model, mediaType: TENSORS_MEDIA_TYPE, annotations: { 'org.opencontainers.image.title': 'model.flt' } }],
+      blobs: [
+        { data: model, mediaType: TENSORS_MEDIA_TYPE, annotations: { 'org.opencontainers.image.title': 'model.flt' } },
+        { data: encodeRoundHistory(history), mediaType: ROUND_HISTORY_MEDIA_TYPE, annotations: { 'org.opencontainers.image.title': 'rounds.json' } },
+      ],
       annotations: modelAnnotations({ projectId: this.projectId, ...info }),
     });
     return { reference: pushed.reference, digest: pushed.digest, sizeBytes: model.length };

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { LearnerTask, RoundCompleted, StoredModel, TrainingCompleted, TrainingConfig } from '@flops/contracts';
 import { NamedTensor, TensorLayout, decodeTensors, encodeTensors } from '@flops/tensor-codec';
 import { UpdateRejectedError } from './training-errors';
-import { TrainingPorts, TrainingRun, TrainingRunSettings } from './training-run';
+import { StoredModelInfo, TrainingPorts, TrainingRun, TrainingRunSettings } from './training-run';
 
 const PROJECT_ID = 'p-train';
 const DATA_URL = 'http://127.0.0.1:4567';
@@ -133,7 +133,7 @@ class SimulatedWorld implements TrainingPorts {
   readonly rounds: RoundCompleted[] = [];
   readonly completed: TrainingCompleted[] = [];
   readonly failures: string[] = [];
-  readonly stored: { model: Buffer; info: { rounds: number; finalMetrics: Record<string, number> } }[] = [];
+  readonly stored: { model: Buffer; info: StoredModelInfo }[] = [];
   readonly downloads: { learnerId: string; version: string; values: number[] }[] = [];
   /** Rejections a learner got: a well-behaved learner never gets one. */
   readonly rejections: unknown[] = [];
@@ -224,7 +224,7 @@ class SimulatedWorld implements TrainingPorts {
     this.failures.push(reason);
   }
 
-  async storeModel(model: Buffer, info: { rounds: number; finalMetrics: Record<string, number> }): Promise<StoredModel> {
+  async storeModel(model: Buffer, info: StoredModelInfo): Promise<StoredModel> {
     this.stored.push({ model, info });
     return { ...this.storedModel, sizeBytes: model.length };
   }
@@ -292,7 +292,11 @@ describe('TrainingRun: a whole run', () => {
 
     // completion reports the stored model and the last round's evaluation
     const finalMetrics = world.rounds[2].evalMetrics;
-    expect(world.stored[0].info).toEqual({ rounds: 3, finalMetrics });
+    const { history, ...info } = world.stored[0].info;
+    expect(info).toEqual({ rounds: 3, finalMetrics });
+    // the stored model carries every round as reported, so no lost message can lose a round
+    expect(history.map(({ at: _at, ...round }) => round)).toEqual(world.rounds);
+    expect(history.every((r) => !Number.isNaN(Date.parse(r.at)))).toBe(true);
     expect(world.completed).toEqual([{ rounds: 3, finalMetrics, model: { ...world.storedModel, sizeBytes: world.stored[0].model.length } }]);
 
     // and the learners are told to stop

@@ -7,6 +7,7 @@ import {
   LearnerTaskKind,
   ModelMeta,
   RoundCompleted,
+  RoundHistoryEntry,
   RoundPrivacy,
   SCAFFOLD_STEP_SIZE_SUM_KEY,
   StoredModel,
@@ -35,7 +36,14 @@ export interface TrainingPorts {
   roundCompleted(round: RoundCompleted): Promise<void>;
   trainingCompleted(result: TrainingCompleted): Promise<void>;
   trainingFailed(reason: string): Promise<void>;
-  storeModel(model: Buffer, info: { rounds: number; finalMetrics: Record<string, number> }): Promise<StoredModel>;
+  /** Stores the final model together with the history of every round (the artifact outlives any message). */
+  storeModel(model: Buffer, info: StoredModelInfo): Promise<StoredModel>;
+}
+
+export interface StoredModelInfo {
+  rounds: number;
+  finalMetrics: Record<string, number>;
+  history: RoundHistoryEntry[];
 }
 
 export interface TrainingRunSettings {
@@ -308,6 +316,7 @@ export class TrainingRun {
     await this.initialise();
 
     let evalMetrics: Record<string, number> = {};
+    const history: RoundHistoryEntry[] = [];
     for (let round = 1; round <= config.rounds; round++) {
       const started = Date.now();
       const refusedBefore = this.engine!.refusals.total;
@@ -315,7 +324,7 @@ export class TrainingRun {
       const evaluation = await this.evaluateRound(round);
       evalMetrics = evaluation.metrics;
       const privacy = privacyOf(report);
-      await this.ports.roundCompleted({
+      const completed: RoundCompleted = {
         round,
         learners: fit.length,
         samples: fit.reduce((n, r) => n + r.numSamples, 0),
@@ -326,10 +335,12 @@ export class TrainingRun {
         refused: this.engine!.refusals.total - refusedBefore,
         refusals: this.refusalCounts(),
         ...(privacy ? { privacy } : {}),
-      });
+      };
+      history.push({ ...completed, at: new Date().toISOString() });
+      await this.ports.roundCompleted(completed);
       this.logger.log(`round ${round}/${config.rounds} done: ${JSON.stringify(evalMetrics)}${privacy ? `, ε ${privacy.epsilon?.toPrecision(4) ?? '∞'}` : ''}`);
     }
-    const stored = await this.ports.storeModel(this.model!.bytes, { rounds: config.rounds, finalMetrics: evalMetrics });
+    const stored = await this.ports.storeModel(this.model!.bytes, { rounds: config.rounds, finalMetrics: evalMetrics, history });
     await this.ports.trainingCompleted({ rounds: config.rounds, finalMetrics: evalMetrics, model: stored });
   }
 

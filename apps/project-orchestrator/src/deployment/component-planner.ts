@@ -1,4 +1,4 @@
-import { AggregatorPlan, LearnerPlan, LogLevel, learnerImageRepository } from '@flops/contracts';
+import { AggregatorPlan, LearnerPlan, LogLevel, learnerImageRepository, modelRepository } from '@flops/contracts';
 import { formatImageReference, parseImageReference } from '@flops/oci-registry';
 import { ProjectRecord } from '@flops/models';
 import { ComponentSpec } from './deployment-driver';
@@ -21,7 +21,7 @@ export class ComponentPlanner {
   }
 
   modelRepository(project: ProjectRecord): string {
-    return `${this.settings.registryNamespace}/models/${project._id.toLowerCase()}`;
+    return modelRepository(this.settings.registryNamespace, project._id);
   }
 
   plan(project: ProjectRecord): ComponentSpec[] {

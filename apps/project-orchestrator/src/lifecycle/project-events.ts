@@ -5,6 +5,8 @@ import type { ImageRecord, ModelRecord, RoundRecord } from '@flops/models';
 export type ProjectEvent = LifecycleEvent & {
   image?: ImageRecord;
   roundRecord?: Omit<RoundRecord, 'at'>;
+  /** Every round of the run, as stored with the final model. */
+  roundHistory?: RoundRecord[];
   model?: ModelRecord;
   finalMetrics?: Record<string, number>;
 };

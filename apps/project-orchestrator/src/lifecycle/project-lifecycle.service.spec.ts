@@ -187,14 +187,14 @@ describe('ProjectLifecycleService: transitions', () => {
     expect(effects.entered).toHaveLength(0);
   });
 
-  it.each([S.COMPLETED, S.FAILED, S.CANCELLED])('a %s project ignores cancel, failures and progress', async (state) => {
+  it.each([S.COMPLETED, S.FAILED, S.CANCELLED])('a %s project ignores cancel, failures and progress, but records a late round', async (state) => {
     const project = aProject({ state, deadlineAt: null });
     const { service, store, effects } = setup(project);
 
     for (const event of [
       { kind: 'cancel' },
       { kind: 'training.failed', reason: 'late' },
-      roundCompleted(9),
+      { kind: 'training.completed' },
       { kind: 'deadline.passed', state },
     ] as ProjectEvent[]) {
       await service.handle(project._id, event);
@@ -202,6 +202,14 @@ describe('ProjectLifecycleService: transitions', () => {
 
     expect(store.current(project._id)).toEqual(project);
     expect(store.applies).toHaveLength(0);
+
+    // A round that waited at the broker while the project ended is history, not progress (issue 5, case 2).
+    await service.handle(project._id, roundCompleted(9));
+    const stored = store.current(project._id);
+    expect(stored.state).toBe(state);
+    expect(stored.deadlineAt).toBeNull();
+    expect(stored.history).toEqual(project.history);
+    expect(stored.rounds.map((r) => r.round)).toEqual([9]);
     expect(effects.entered).toHaveLength(0);
   });
 

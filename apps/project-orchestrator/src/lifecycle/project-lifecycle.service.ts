@@ -84,7 +84,7 @@ export class ProjectLifecycleService {
       const at = this.now();
       const change = this.dataChange(project, event, at);
       if (decision.outcome === 'stay') {
-        if (!change.set && !change.appendRound) return project;
+        if (!change.set && !change.appendRound && !change.appendRounds) return project;
         const updated = await this.store.apply(projectId, project.version, change);
         if (updated) return updated;
         continue;
@@ -140,6 +140,8 @@ export class ProjectLifecycleService {
     if (event.image) change.set = { ...change.set, image: event.image };
     if (event.model) change.set = { ...change.set, model: event.model };
     if (event.finalMetrics) change.set = { ...change.set, finalMetrics: event.finalMetrics };
+    const history = (event.roundHistory ?? []).filter((r) => !project.rounds.some((known) => known.round === r.round));
+    if (history.length) change.appendRounds = history;
     const round = event.roundRecord;
     if (round && !project.rounds.some((r) => r.round === round.round)) {
       change.appendRound = { ...round, at };

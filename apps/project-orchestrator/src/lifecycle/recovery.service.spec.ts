@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { modelAnnotations } from '@flops/contracts';
+import { ROUND_HISTORY_MEDIA_TYPE, encodeRoundHistory, modelAnnotations } from '@flops/contracts';
 import { DEFAULT_DEADLINES, ProjectState } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
 import { ProjectRecord, ProjectStore } from '@flops/models';
@@ -7,7 +7,7 @@ import { ProjectLifecycleService } from './project-lifecycle.service';
 import { RecoveryService } from './recovery.service';
 import { StateChangePublisher } from './state-change.publisher';
 import { InMemoryProjectStore, stateEffectsWithFakes, tick } from './testing/fakes';
-import { MODEL_DIGEST, REGISTRY_HOST, TestClock, aModelManifest, projectFactory } from './testing/fixtures';
+import { MODEL_DIGEST, REGISTRY_HOST, TestClock, aModelManifest, aRound, projectFactory, roundCompleted } from './testing/fixtures';
 
 /**
  * The grace after an aggregator ended with an unknown status is a `sleep` from node:timers/promises
@@ -39,7 +39,7 @@ function setup(...projects: ProjectRecord[]) {
   const clock = new TestClock(T0);
   const store = new InMemoryProjectStore(clock);
   for (const project of projects) store.put(project);
-  const { bus, driver, registry, effects, storeFinalModel: storeModelManifest } = stateEffectsWithFakes(store);
+  const { bus, driver, registry, planner, effects, storeFinalModel: storeModelManifest } = stateEffectsWithFakes(store);
   const lifecycle = new ProjectLifecycleService(
     store as unknown as ProjectStore,
     effects,
@@ -54,6 +54,15 @@ function setup(...projects: ProjectRecord[]) {
   /** Stores the final model of `project` as its aggregator would: one 4096-byte blob, annotated with these metrics. */
   const storeFinalModel = (project: ProjectRecord, finalMetrics: Record<string, number>): void =>
     storeModelManifest(project, aModelManifest(modelAnnotations({ projectId: project._id, rounds: 3, finalMetrics }), [4096]));
+  /** The same, with the round-history blob the aggregator stores beside the model (rounds 1..n). */
+  const storeFinalModelWithHistory = (project: ProjectRecord, rounds: number): void => {
+    const history = encodeRoundHistory(Array.from({ length: rounds }, (_, i) => ({ ...aRound(i + 1), at: new Date(T0 + i).toISOString() })));
+    const manifest = aModelManifest(modelAnnotations({ projectId: project._id, rounds, finalMetrics: { accuracy: 0.9 } }), [4096]);
+    const historyDigest = `sha256:${'e'.repeat(64)}`;
+    manifest.layers.push({ mediaType: ROUND_HISTORY_MEDIA_TYPE, digest: historyDigest, size: history.length });
+    storeModelManifest(project, manifest);
+    registry.putBlob(planner.modelRepository(project), historyDigest, history);
+  };
   const bootstrap = async (): Promise<void> => {
     started.push(recovery);
     await recovery.onApplicationBootstrap();
@@ -67,7 +76,7 @@ function setup(...projects: ProjectRecord[]) {
     handle.mockClear();
     learnerLost.mockClear();
   };
-  return { clock, store, bus, driver, registry, effects, lifecycle, recovery, resume, handle, learnerLost, storeFinalModel, bootstrap, bootstrapQuietly };
+  return { clock, store, bus, driver, registry, effects, lifecycle, recovery, resume, handle, learnerLost, storeFinalModel, storeFinalModelWithHistory, bootstrap, bootstrapQuietly };
 }
 
 beforeAll(() => Logger.overrideLogger(false));
@@ -445,5 +454,54 @@ describe('RecoveryService: component exits', () => {
 
     expect(bus.of('learnerFailed', project._id)).toEqual([]);
     expect(mockGraceWaits).toHaveLength(0);
+  });
+});
+
+describe('RecoveryService: round records are never lost (issue 5, case 2)', () => {
+  const withRounds = (n: number) => Array.from({ length: n }, (_, i) => ({ ...aRound(i + 1), at: new Date(T0 - 1000) }));
+
+  it('a project whose training ended while the orchestrator was down completes with every round of the stored history', async () => {
+    const project = aProject({ state: S.TRAINING, training: { ...aProject().training, rounds: 8 }, rounds: withRounds(2) });
+    const { bootstrap, store, storeFinalModelWithHistory } = setup(project);
+    storeFinalModelWithHistory(project, 8);
+
+    await bootstrap(); // resume finds the model before any queued round message is taken in
+
+    const stored = store.current(project._id);
+    expect(stored.state).toBe(S.COMPLETED);
+    expect(stored.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(stored.rounds[0].at).toEqual(new Date(T0 - 1000)); // rounds already recorded are kept as they were
+    expect(stored.model?.sizeBytes).toBe(4096); // the history blob is not part of the model's size
+  });
+
+  it('round messages that arrive after the project completed are still recorded, once each and in order', async () => {
+    const project = aProject({ state: S.TRAINING, training: { ...aProject().training, rounds: 4 }, rounds: withRounds(1) });
+    const { bootstrap, lifecycle, store, storeFinalModel } = setup(project);
+    storeFinalModel(project, { accuracy: 0.9 }); // an artifact without a round history (an older aggregator)
+    await bootstrap();
+    expect(store.current(project._id).state).toBe(S.COMPLETED);
+
+    for (const round of [3, 2, 4, 2]) await lifecycle.handle(project._id, roundCompleted(round));
+
+    const stored = store.current(project._id);
+    expect(stored.state).toBe(S.COMPLETED);
+    expect(stored.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('FINALIZING fills the rounds whose messages were lost from the stored history before completing', async () => {
+    const project = aProject({ state: S.TRAINING, training: { ...aProject().training, rounds: 5 }, rounds: withRounds(3) });
+    const { bootstrapQuietly, lifecycle, store, storeFinalModelWithHistory } = setup(project);
+    await bootstrapQuietly(); // nothing stored yet: still training
+    storeFinalModelWithHistory(project, 5);
+
+    await lifecycle.handle(project._id, {
+      kind: 'training.completed',
+      finalMetrics: { accuracy: 0.9 },
+      model: { reference: `${REGISTRY_HOST}/flops/models/${project._id}@${MODEL_DIGEST}`, digest: MODEL_DIGEST, sizeBytes: 4096 },
+    });
+
+    const stored = store.current(project._id);
+    expect(stored.state).toBe(S.COMPLETED);
+    expect(stored.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4, 5]);
   });
 });

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { FINAL_MODEL_TAG, Topics, readModelAnnotations } from '@flops/contracts';
+import { FINAL_MODEL_TAG, ROUND_HISTORY_MEDIA_TYPE, Topics, decodeRoundHistory, readModelAnnotations } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
-import { ProjectRecord, ProjectStore } from '@flops/models';
+import { ProjectRecord, ProjectStore, RoundRecord } from '@flops/models';
 import { RegistryClient, formatImageReference } from '@flops/oci-registry';
 import { DeploymentDriver } from '../deployment/deployment-driver';
 import { ComponentPlanner } from '../deployment/component-planner';
@@ -42,9 +42,20 @@ export class StateEffects {
         return null;
       case ProjectState.TRAINING:
         return resumed ? this.trainingOutcome(project) : null;
-      case ProjectState.FINALIZING:
+      case ProjectState.FINALIZING: {
         if (!project.model) throw new Error('training ended without a stored model');
-        return { kind: 'finalized' };
+        // A round whose message was lost is still in the history stored with the model.
+        if (project.rounds.length >= project.training.rounds) return { kind: 'finalized' };
+        const roundHistory = await this.trainingOutcome(project).then(
+          (outcome) => outcome?.roundHistory,
+          (error: unknown) => {
+            // Best effort: the model is stored, so the project completes; late round messages still count.
+            this.logger.warn(`${project._id}: cannot read the stored round history: ${error instanceof Error ? error.message : String(error)}`);
+            return undefined;
+          },
+        );
+        return { kind: 'finalized', ...(roundHistory ? { roundHistory } : {}) };
+      }
       case ProjectState.COMPLETED:
       case ProjectState.FAILED:
       case ProjectState.CANCELLED:
@@ -65,15 +76,25 @@ export class StateEffects {
     const info = readModelAnnotations(manifest.annotations);
     if (!info || info.projectId !== project._id) return null;
     this.logger.log(`${project._id}: found the final model in the registry`);
+    const historyLayer = manifest.layers.find((layer) => layer.mediaType === ROUND_HISTORY_MEDIA_TYPE);
+    const roundHistory = historyLayer ? await this.roundHistory(repository, historyLayer.digest) : undefined;
     return {
       kind: 'training.completed',
       finalMetrics: info.finalMetrics,
       model: {
         reference: formatImageReference({ registry: this.registry.registryHost, repository, digest }),
         digest,
-        sizeBytes: manifest.layers.reduce((n, layer) => n + layer.size, 0),
+        sizeBytes: manifest.layers.filter((layer) => layer !== historyLayer).reduce((n, layer) => n + layer.size, 0),
       },
+      ...(roundHistory ? { roundHistory } : {}),
     };
+  }
+
+  /** The rounds stored beside the final model, so completing from the artifact loses none. */
+  private async roundHistory(repository: string, digest: string): Promise<RoundRecord[]> {
+    const rounds = decodeRoundHistory(await this.registry.getBlob(repository, digest));
+    // Plain records (nested refusals and privacy included) for the store.
+    return rounds.map(({ at, ...round }) => ({ ...(JSON.parse(JSON.stringify(round)) as Omit<RoundRecord, 'at'>), at: new Date(at) }));
   }
 
   /** Tell the aggregator at once that a learner is gone, so no round waits for it. */

@@ -1,6 +1,6 @@
-import { ArrayMaxSize, IsArray, IsDefined, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsDefined, IsIn, IsISO8601, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
-import { IDENTIFIER, MAX_ID_LENGTH, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
+import { IDENTIFIER, MAX_ID_LENGTH, MAX_ROUNDS, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
 import { UPDATE_REFUSAL_REASONS, UpdateRefusalReason } from '../update-checks';
 import { IsMetrics } from '../validators';
 
@@ -57,6 +57,19 @@ export class RoundCompleted {
   @IsOptional() @IsArray() @ArrayMaxSize(100_000) @ValidateNested({ each: true }) @Type(() => LearnerRefusalCount) refusals?: LearnerRefusalCount[];
   /** Central DP: what this round spent. */
   @IsOptional() @ValidateNested() @Type(() => RoundPrivacy) privacy?: RoundPrivacy;
+}
+
+/**
+ * One finished round as the final model artifact records it (round history blob): the round's
+ * message and when it finished, so the history survives any lost or unapplied message.
+ */
+export class RoundHistoryEntry extends RoundCompleted {
+  @IsISO8601() at!: string;
+}
+
+/** The round-history blob of a model artifact: every round of the run, in order. */
+export class RoundHistory {
+  @IsArray() @ArrayMaxSize(MAX_ROUNDS) @ValidateNested({ each: true }) @Type(() => RoundHistoryEntry) rounds!: RoundHistoryEntry[];
 }
 
 export class StoredModel {

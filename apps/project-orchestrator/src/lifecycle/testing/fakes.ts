@@ -6,7 +6,7 @@
 import { FINAL_MODEL_TAG, TopicDef, TopicName, Topics, createMessage } from '@flops/contracts';
 import { ProjectState, isTerminal } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
-import { ProjectChange, ProjectRecord, ProjectStore } from '@flops/models';
+import { ProjectChange, ProjectRecord, ProjectStore, RoundRecord, withRounds } from '@flops/models';
 import { OciManifest, RegistryClient } from '@flops/oci-registry';
 import { ComponentPlanner } from '../../deployment/component-planner';
 import { ComponentExit, ComponentSpec, DeploymentDriver } from '../../deployment/deployment-driver';
@@ -84,7 +84,7 @@ export class InMemoryProjectStore
       ...record,
       ...structuredClone(change.set ?? {}),
       version: record.version + 1,
-      rounds: change.appendRound ? [...record.rounds, structuredClone(change.appendRound)] : record.rounds,
+      rounds: withRounds(record.rounds, structuredClone(roundsOf(change))),
       history: change.appendHistory ? [...record.history, structuredClone(change.appendHistory)] : record.history,
       updatedAt: this.clock.now(),
     };
@@ -99,7 +99,7 @@ export class InMemoryProjectStore
       ...record,
       ...change.set,
       version: record.version + 1,
-      rounds: change.appendRound ? [...record.rounds, change.appendRound] : record.rounds,
+      rounds: withRounds(record.rounds, roundsOf(change)),
       history: change.appendHistory ? [...record.history, change.appendHistory] : record.history,
     });
   }
@@ -141,6 +141,10 @@ export class InMemoryProjectStore
     }
     return [...this.records.values()].filter(filter).map((p) => structuredClone(p));
   }
+}
+
+function roundsOf(change: ProjectChange): RoundRecord[] {
+  return [...(change.appendRound ? [change.appendRound] : []), ...(change.appendRounds ?? [])];
 }
 
 // ---- broker --------------------------------------------------------------------------------------
@@ -227,13 +231,14 @@ export class FakeDriver extends DeploymentDriver {
 // ---- registry ------------------------------------------------------------------------------------
 
 /** A registry at REGISTRY_HOST holding tags and manifests; records which tags it was asked to resolve. */
-export class FakeRegistry implements Pick<RegistryClient, 'resolveTag' | 'getManifest' | 'registryHost'> {
+export class FakeRegistry implements Pick<RegistryClient, 'resolveTag' | 'getManifest' | 'getBlob' | 'registryHost'> {
   readonly registryHost = REGISTRY_HOST;
   readonly resolved: { repo: string; ref: string }[] = [];
   /** When set, resolving a tag fails with it. */
   failWith?: Error;
   private readonly tags = new Map<string, string>();
   private readonly manifests = new Map<string, OciManifest>();
+  private readonly blobs = new Map<string, Buffer>();
 
   put(repo: string, tag: string, digest: string, manifest: OciManifest): void {
     this.tags.set(`${repo}:${tag}`, digest);
@@ -244,6 +249,17 @@ export class FakeRegistry implements Pick<RegistryClient, 'resolveTag' | 'getMan
     this.resolved.push({ repo, ref });
     if (this.failWith) throw this.failWith;
     return this.tags.get(`${repo}:${ref}`) ?? null;
+  }
+
+  putBlob(repo: string, digest: string, data: Buffer): void {
+    this.blobs.set(`${repo}@${digest}`, data);
+  }
+
+  async getBlob(repo: string, digest: string | { digest: string }): Promise<Buffer> {
+    const key = `${repo}@${typeof digest === 'string' ? digest : digest.digest}`;
+    const blob = this.blobs.get(key);
+    if (!blob) throw new Error(`blob unknown: ${key}`);
+    return Buffer.from(blob);
   }
 
   async getManifest(repo: string, ref: string): Promise<{ manifest: OciManifest; digest: string }> {
