@@ -84,12 +84,13 @@ describe('strategies, end to end', () => {
    * out on (undici: "other side closed"): the request was never read, so nothing was stored.
    */
   async function submit(t: Record<string, unknown>): Promise<ProjectJson> {
-    try {
-      return await api.submit({ repo: { url: repo.dir, ref: 'main' }, training: t });
-    } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      if (!(error instanceof TypeError) || !/other side closed/.test(cause?.message ?? '')) throw error;
-      return api.submit({ repo: { url: repo.dir, ref: 'main' }, training: t });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await api.submit({ repo: { url: repo.dir, ref: 'main' }, training: t });
+      } catch (error) {
+        const cause = (error as { cause?: { message?: string } }).cause;
+        if (attempt >= 3 || !(error instanceof TypeError) || !/other side closed/.test(cause?.message ?? '')) throw error;
+      }
     }
   }
 
