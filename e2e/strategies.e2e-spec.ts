@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient, PlatformUnderTest, ProjectJson, exampleRepoCopy } from '@flops/testing';
 
 jest.setTimeout(1_800_000);
@@ -89,7 +90,8 @@ describe('strategies, end to end', () => {
         return await api.submit({ repo: { url: repo.dir, ref: 'main' }, training: t });
       } catch (error) {
         const cause = (error as { cause?: { message?: string } }).cause;
-        if (attempt >= 3 || !(error instanceof TypeError) || !/other side closed/.test(cause?.message ?? '')) throw error;
+        if (attempt >= 5 || !(error instanceof TypeError) || !/other side closed/.test(cause?.message ?? '')) throw error;
+        await sleep(500 * 2 ** attempt);
       }
     }
   }

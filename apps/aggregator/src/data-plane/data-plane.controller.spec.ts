@@ -10,6 +10,9 @@ import { UpdateRejectedError } from '../training/training-errors';
 import { TrainingRun } from '../training/training-run';
 import { DataPlaneController, UPLOAD_LIMITS, UploadLimits, readBody } from './data-plane.controller';
 
+// Generous: other test runs share this 2-core machine (the first engine also compiles its WebAssembly kernel).
+jest.setTimeout(60_000);
+
 /** The parts of TrainingRun the data plane uses, recording what it was asked. */
 class FakeRun {
   checks = 0;

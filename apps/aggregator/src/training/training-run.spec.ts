@@ -252,6 +252,9 @@ function anUpdate(values: number[] = INITIAL, meta: Record<string, unknown> = { 
   return encodeTensors(fromFlat(values), meta);
 }
 
+// Generous: other test runs share this 2-core machine (the first engine also compiles its WebAssembly kernel).
+jest.setTimeout(60_000);
+
 beforeAll(() => Logger.overrideLogger(false));
 
 // ---- tests ---------------------------------------------------------------------------------------
