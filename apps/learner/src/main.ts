@@ -6,7 +6,8 @@ import { MqttBus } from '@flops/messaging';
 import { RegistryClient } from '@flops/oci-registry';
 import { bootstrapService, runService } from '@flops/service-kit';
 import { AppModule } from './app.module';
-import { loadModelManager, pullUserCode } from './code/user-code';
+import { join, resolve } from 'node:path';
+import { PYTHON_RUNTIME_DIR, loadModelManager, pullUserCode } from './code/user-code';
 import { LearnerConfig } from './config';
 import { DataPlaneClient } from './tasks/data-plane.client';
 import { BrokenLearner, LearnerRole } from './tasks/learner-role';
@@ -37,11 +38,20 @@ runService(async () => {
   let role: LearnerRole;
   try {
     const codeDir = await pullUserCode(new RegistryClient({ url: config.FLOPS_REGISTRY_URL }), config.FLOPS_LEARNER_IMAGE, config.FLOPS_CACHE_DIR);
+    // The local driver runs learners in the FLOps checkout: flops_utils and the venv tool are there.
+    const root = process.cwd();
     manager = await loadModelManager(codeDir, {
       partition: { index: config.FLOPS_LEARNER_INDEX, count: training.learners },
       dataTags: training.dataTags,
       hyperparameters: training.hyperparameters,
       seed: training.seed,
+      dataDir: config.FLOPS_NODE_DATA_DIR ? resolve(config.FLOPS_NODE_DATA_DIR) : undefined,
+      python: {
+        interpreter: config.FLOPS_LEARNER_PYTHON,
+        runtimeDir: join(root, PYTHON_RUNTIME_DIR),
+        env: { venvScript: join(root, 'tools/python-venv.sh'), runtimeRequirements: join(root, PYTHON_RUNTIME_DIR, 'requirements.txt'), cacheDir: resolve(config.FLOPS_CACHE_DIR) },
+        taskTimeoutMs: config.FLOPS_LEARNER_TASK_TIMEOUT_SECONDS * 1000,
+      },
     });
     role = new TaskRunner(
       learnerId,

@@ -84,6 +84,15 @@ export class LearnerEnvironment extends ComponentEnvironment {
   @IsString() FLOPS_CACHE_DIR = '.flops/cache';
   /** How often a learner repeats its join until the aggregator gives it work. */
   @IsInt() @Min(100) FLOPS_LEARNER_JOIN_RETRY_MS = 3000;
+  /** The node data directory: one folder per data tag (python/flops_utils/node_data.py). */
+  @IsOptional() @IsString() FLOPS_NODE_DATA_DIR?: string = undefined;
+  /** A Python worker that does not answer one task (load, fit, evaluate...) within this is stopped, and the task fails. */
+  @IsInt() @Min(1) FLOPS_LEARNER_TASK_TIMEOUT_SECONDS = 1800;
+  /**
+   * The Python that runs a Python repo, with the repo's dependencies and flops_utils installed (a
+   * learner image sets it). Unset, the learner makes a cached venv with tools/python-venv.sh.
+   */
+  @IsOptional() @IsString() FLOPS_LEARNER_PYTHON?: string = undefined;
 }
 
 /** Variables the orchestrator passes on from its own environment rather than setting per project. */
@@ -93,7 +102,13 @@ export const AGGREGATOR_TUNING = [
   'FLOPS_MAX_UPLOAD_BYTES',
   'FLOPS_UPLOAD_CONCURRENCY',
 ] as const satisfies readonly (keyof AggregatorEnvironment)[];
-export const LEARNER_TUNING = ['FLOPS_CACHE_DIR', 'FLOPS_LEARNER_JOIN_RETRY_MS'] as const satisfies readonly (keyof LearnerEnvironment)[];
+export const LEARNER_TUNING = [
+  'FLOPS_CACHE_DIR',
+  'FLOPS_LEARNER_JOIN_RETRY_MS',
+  'FLOPS_NODE_DATA_DIR',
+  'FLOPS_LEARNER_TASK_TIMEOUT_SECONDS',
+  'FLOPS_LEARNER_PYTHON',
+] as const satisfies readonly (keyof LearnerEnvironment)[];
 export const COMPONENT_TUNING: readonly string[] = [...new Set<string>([...AGGREGATOR_TUNING, ...LEARNER_TUNING])];
 
 /** What the orchestrator sets for a component: every variable of its environment but the tuning, as text. */

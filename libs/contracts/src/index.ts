@@ -14,3 +14,4 @@ export * from './payloads/project';
 export * from './payloads/training';
 export * from './environment';
 export * from './data-plane';
+export * from './python-worker';

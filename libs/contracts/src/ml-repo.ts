@@ -3,8 +3,9 @@ import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator'
 import { validatePayload } from './messages';
 
 /**
- * The ML repo contract, version flops/v1 (docs/ml-repo-contract.md). A repo has `flops.json` at
- * its root naming a CommonJS entry that exports `createModelManager(ctx)`.
+ * The ML repo contract, version flops/v1 (docs/ml-repo-contract.md). A repo either has `flops.json`
+ * at its root naming a CommonJS entry that exports `createModelManager(ctx)`, or is in the original
+ * FLOps Python layout (`model_manager.py`, `data_manager.py`, `conda.yaml` or `requirements.txt`).
  */
 export const ML_REPO_CONTRACT = 'flops/v1';
 export const ML_REPO_MANIFEST = 'flops.json';
@@ -19,6 +20,48 @@ export class MlRepoManifest {
   @IsString() @MaxLength(200) @Matches(/^(?!\/)(?!.*\.\.)[\w./-]+\.(c?js)$/, { message: 'entry must be a relative .js or .cjs path inside the repo' })
   entry!: string;
   @IsOptional() @IsString() @MaxLength(2000) description?: string;
+}
+
+/** The runtimes a learner has: tfjs for a manifest repo, the Python worker (flops_utils) for the Python layout. */
+export const LEARNER_RUNTIMES = ['tfjs-4', 'python-3'] as const;
+export type LearnerRuntimeKind = (typeof LEARNER_RUNTIMES)[number];
+
+/** The files of the original FLOps Python layout, at the repo root. */
+export const PYTHON_REPO_FILES = {
+  modelManager: 'model_manager.py',
+  dataManager: 'data_manager.py',
+  requirements: 'requirements.txt',
+  conda: 'conda.yaml',
+} as const;
+
+/** Where a Python repo declares its dependencies: requirements.txt wins over conda.yaml's pip section. */
+export type PythonDependencyFile = typeof PYTHON_REPO_FILES.requirements | typeof PYTHON_REPO_FILES.conda;
+
+export type RepoLayout =
+  | { runtime: 'tfjs-4'; manifest: MlRepoManifest }
+  | { runtime: 'python-3'; dependencies?: PythonDependencyFile };
+
+/**
+ * Which runtime a repo needs, from the names of the regular files at its root and the parsed
+ * `flops.json` when there is one. A manifest decides; otherwise `model_manager.py` makes it a
+ * Python repo. Pure, so the builder and the learner decide alike.
+ */
+export function repoLayoutOf(rootFiles: ReadonlySet<string>, manifestJson?: unknown): { layout?: RepoLayout; problems: string[] } {
+  if (rootFiles.has(ML_REPO_MANIFEST)) {
+    const { manifest, problems } = parseMlRepoManifest(manifestJson);
+    return manifest ? { layout: { runtime: manifest.runtime, manifest }, problems: [] } : { problems: problems.map((p) => `${ML_REPO_MANIFEST}: ${p}`) };
+  }
+  if (rootFiles.has(PYTHON_REPO_FILES.modelManager)) {
+    const problems = rootFiles.has(PYTHON_REPO_FILES.dataManager) ? [] : [`a Python repo needs ${PYTHON_REPO_FILES.dataManager} beside ${PYTHON_REPO_FILES.modelManager}`];
+    const dependencies = [PYTHON_REPO_FILES.requirements, PYTHON_REPO_FILES.conda].find((f) => rootFiles.has(f));
+    if (!dependencies) problems.push(`a Python repo needs ${PYTHON_REPO_FILES.conda} or ${PYTHON_REPO_FILES.requirements} to declare its dependencies`);
+    return problems.length ? { problems } : { layout: { runtime: 'python-3', dependencies }, problems };
+  }
+  return {
+    problems: [
+      `${ML_REPO_MANIFEST} is missing at the repo root (contract ${ML_REPO_CONTRACT}), and there is no ${PYTHON_REPO_FILES.modelManager} for the FLOps Python layout either`,
+    ],
+  };
 }
 
 export function parseMlRepoManifest(raw: unknown): { manifest?: MlRepoManifest; problems: string[] } {

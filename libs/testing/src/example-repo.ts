@@ -6,15 +6,17 @@ import { randomBytes } from 'node:crypto';
 import { WORKSPACE_ROOT } from './platform';
 
 export const EXAMPLE_REPO = join(WORKSPACE_ROOT, 'examples', 'digits-tfjs');
+/** The example in the original FLOps Python layout (scikit-learn). */
+export const SKLEARN_EXAMPLE_REPO = join(WORKSPACE_ROOT, 'examples', 'digits-sklearn');
 
 /**
  * A fresh copy of the bundled example repo, made unique by a nonce file so that its image is not
  * in the registry yet (its first submission really builds). With `git`, it is a git repository
  * with one commit on `main`.
  */
-export function exampleRepoCopy(options: { git?: boolean; change?: (dir: string) => void } = {}): { dir: string; remove(): void } {
+export function exampleRepoCopy(options: { git?: boolean; change?: (dir: string) => void; example?: string } = {}): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'flops-repo-'));
-  cpSync(EXAMPLE_REPO, dir, { recursive: true, filter: (src) => !src.includes('node_modules') && !src.endsWith('.spec.ts') });
+  cpSync(options.example ?? EXAMPLE_REPO, dir, { recursive: true, filter: (src) => !src.includes('node_modules') && !src.includes('__pycache__') && !src.endsWith('.spec.ts') });
   writeFileSync(join(dir, '.nonce'), randomBytes(16).toString('hex'));
   options.change?.(dir);
   if (options.git) {

@@ -424,6 +424,25 @@ describe('ImageBuilder (real registry, real git)', () => {
         change: (d) => writeFileSync(join(d, 'model_manager.js'), 'exports.somethingElse = () => 42;\n'),
         message: /entry model_manager\.js must export createModelManager/,
       },
+      {
+        name: 'a Python layout without data_manager.py',
+        change: (d) => {
+          rmSync(join(d, 'flops.json'));
+          writeFileSync(join(d, 'model_manager.py'), 'class ModelManager:\n    pass\n');
+          writeFileSync(join(d, 'conda.yaml'), 'dependencies:\n  - pip:\n      - numpy\n');
+        },
+        message: /needs data_manager\.py beside model_manager\.py/,
+      },
+      {
+        name: 'a Python layout whose model_manager.py does not parse',
+        change: (d) => {
+          rmSync(join(d, 'flops.json'));
+          writeFileSync(join(d, 'model_manager.py'), 'class ModelManager:\n    def fit_model(self)\n        return 1\n');
+          writeFileSync(join(d, 'data_manager.py'), 'class DataManager:\n    pass\n');
+          writeFileSync(join(d, 'requirements.txt'), 'numpy\n');
+        },
+        message: /a Python file does not parse: .*SyntaxError/,
+      },
     ];
 
     it.each(contractCases)('a repo with $name fails in the contract phase with a readable reason', async ({ change, message }) => {
