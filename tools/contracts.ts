@@ -29,6 +29,11 @@ const RECORD_KEY = 'keys match ^[A-Za-z_][A-Za-z0-9_-]{0,63}$';
 const CUSTOM_SCHEMAS: Record<string, SchemaObject> = {
   isTrainingConfigJson: { type: 'string', description: 'a training configuration as JSON (environment.FLOPS_TRAINING_CONFIG)' },
   isMetrics: { type: 'object', description: `finite numbers; ${RECORD_KEY}`, additionalProperties: { type: 'number' } },
+  isLearnerMetrics: {
+    type: 'object',
+    description: `learner id → finite numbers; ${RECORD_KEY}`,
+    additionalProperties: { type: 'object', additionalProperties: { type: 'number' } },
+  },
   isScalarRecord: {
     type: 'object',
     description: `numbers, strings or booleans; ${RECORD_KEY}`,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tools/infra.sh: the local infrastructure FLOps needs (MQTT broker, OCI registry, MongoDB-wire DB),
+# tools/infra.sh: the local infrastructure FLOps needs (MQTT broker, OCI registry, MongoDB-wire DB,
+# MLflow tracking server),
 # installed when missing and run on 127.0.0.1 only, with data in <repo>/.flops/infra/ (git-ignored).
 #
 # Usage: tools/infra.sh up|down|status|env
@@ -13,6 +14,8 @@
 #   FLOPS_MQTT_PORT=1883          Mosquitto listener port
 #   FLOPS_REGISTRY_PORT=5000      CNCF Distribution (docker-registry) port
 #   FLOPS_MONGO_PORT=27017        FerretDB port
+#   FLOPS_MLFLOW_PORT=5500        MLflow tracking server port
+#   FLOPS_SKIP_MLFLOW=1           do not install or start MLflow (FLOPS_MLFLOW_URL is then not written)
 #   MONGO_URL                     an existing MongoDB to use instead of starting FerretDB (a value
 #                                 equal to mongodb://127.0.0.1:$FLOPS_MONGO_PORT/, e.g. one that
 #                                 came from sourcing our own env file, still means "ours")
@@ -22,7 +25,8 @@
 #   FLOPS_FERRETDB_DEBUG_ADDR=-   FerretDB's HTTP debug/metrics listener ('-' = off, else host:port)
 #
 # Layout: .flops/infra/<svc>/{<svc>.log,<svc>.pid,<svc>.port,config,data}, svc = mosquitto,
-# registry, ferretdb; .flops/infra/env is written by `up`.
+# registry, ferretdb, mlflow (its SQLite store in data/, artifacts in artifacts/); .flops/infra/env
+# is written by `up`. MLflow comes from PyPI into a venv cached by tools/python-venv.sh.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -38,6 +42,8 @@ ENV_FILE="$INFRA_DIR/env"
 MQTT_PORT="${FLOPS_MQTT_PORT:-1883}"
 REGISTRY_PORT="${FLOPS_REGISTRY_PORT:-5000}"
 MONGO_PORT="${FLOPS_MONGO_PORT:-27017}"
+MLFLOW_PORT="${FLOPS_MLFLOW_PORT:-5500}"
+SKIP_MLFLOW="${FLOPS_SKIP_MLFLOW:-}"
 TIMEOUT="${FLOPS_INFRA_TIMEOUT:-60}"
 FERRETDB_DEBUG_ADDR="${FLOPS_FERRETDB_DEBUG_ADDR:--}"
 
@@ -152,14 +158,15 @@ stop_svc() {
   if ! pid="$(svc_pid "$svc")"; then
     return 1
   fi
-  kill -TERM "$pid" 2>/dev/null || true
+  # The process group: a server that runs workers as children (MLflow's uvicorn) leaves none behind.
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 150; i++)); do
     proc_alive "$pid" || break
     sleep 0.1
   done
   if proc_alive "$pid"; then
     warn "$svc (pid $pid) did not stop after SIGTERM in 15 s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     sleep 0.2
   fi
   rm -f "$(svc_pidfile "$svc")" "$(svc_portfile "$svc")"
@@ -474,17 +481,50 @@ mongo_up() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# 4. MLflow tracking server: NOT IMPLEMENTED YET (a later issue). Planned shape, like the others:
-#    FLOPS_MLFLOW_PORT (not 5000: the registry's), data in .flops/infra/mlflow/, log
-#    .flops/infra/mlflow/mlflow.log, health `curl -fsS http://127.0.0.1:<port>/health`, and an
-#    `export FLOPS_MLFLOW_URL=...` line in the env file. Wire mlflow_up into cmd_up, mlflow into
-#    SERVICES (for down/status) and the env file when it exists.
-mlflow_up() { :; }
+# 4. MLflow tracking server: pinned in tools/mlflow/requirements.txt, installed once into a venv
+#    cached by tools/python-venv.sh (the one venv mechanism), SQLite backend store and a local
+#    artifact store served by the server itself (--serve-artifacts), on loopback.
+
+MLFLOW_REQUIREMENTS="$SCRIPT_DIR/mlflow/requirements.txt"
+
+mlflow_check() {
+  local out
+  out="$(curl -fsS --max-time 3 "http://$HOST:$1/health" 2>/dev/null)" || return 1
+  [[ "$out" == OK* ]]
+}
+
+mlflow_python() {
+  bash "$SCRIPT_DIR/python-venv.sh" "$MLFLOW_REQUIREMENTS"
+}
+
+mlflow_start() {
+  local port=$1 dir python
+  dir="$(svc_dir mlflow)"
+  mkdir -p "$dir/data" "$dir/artifacts"
+  python="$(mlflow_python)" || die_svc mlflow "could not create its venv (tools/python-venv.sh $MLFLOW_REQUIREMENTS)"
+  # One worker: a small tracking server; the SQLite store is migrated on the first start.
+  launch mlflow "$python" -m mlflow server \
+    --host "$HOST" --port "$port" --workers 1 \
+    --backend-store-uri "sqlite:///$dir/data/mlflow.db" \
+    --serve-artifacts --artifacts-destination "$dir/artifacts"
+}
+
+mlflow_up() {
+  [[ "$SKIP_MLFLOW" == 1 ]] && { log "mlflow: skipped (FLOPS_SKIP_MLFLOW=1)"; return 0; }
+  command -v curl >/dev/null 2>&1 || apt_install curl
+  if ! svc_pid mlflow >/dev/null; then
+    # Installs on the first run only (minutes); later runs find the cached venv at once.
+    mlflow_python >/dev/null || die "mlflow: tools/python-venv.sh $MLFLOW_REQUIREMENTS failed"
+  fi
+  # Its first start migrates the SQLite schema: give it more time than the others.
+  local TIMEOUT=$((TIMEOUT > 180 ? TIMEOUT : 180))
+  ensure_svc mlflow "$MLFLOW_PORT" FLOPS_MLFLOW_PORT mlflow_check mlflow_start
+}
 
 # ---------------------------------------------------------------------------------------------
 # commands
 
-SERVICES=(mosquitto registry ferretdb)
+SERVICES=(mosquitto registry ferretdb mlflow)
 
 write_env() {
   local mongo_url=$MANAGED_MONGO_URL tmp
@@ -495,6 +535,7 @@ write_env() {
     printf 'export FLOPS_MQTT_URL=%q\n' "mqtt://$HOST:$MQTT_PORT"
     printf 'export FLOPS_REGISTRY_URL=%q\n' "http://$HOST:$REGISTRY_PORT"
     printf 'export MONGO_URL=%q\n' "$mongo_url"
+    [[ "$SKIP_MLFLOW" == 1 ]] || printf 'export FLOPS_MLFLOW_URL=%q\n' "http://$HOST:$MLFLOW_PORT"
   } >"$tmp"
   mv -f "$tmp" "$ENV_FILE"
 }
@@ -510,12 +551,13 @@ cmd_up() {
   check_port FLOPS_MQTT_PORT "$MQTT_PORT"
   check_port FLOPS_REGISTRY_PORT "$REGISTRY_PORT"
   check_port FLOPS_MONGO_PORT "$MONGO_PORT"
+  check_port FLOPS_MLFLOW_PORT "$MLFLOW_PORT"
   [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || die "FLOPS_INFRA_TIMEOUT must be a number of seconds, got '$TIMEOUT'"
   take_lock
   mqtt_up
   registry_up
   mongo_up
-  mlflow_up # placeholder, does nothing yet
+  mlflow_up
   write_env
   log "all up in $((SECONDS - t0))s; data/logs in $INFRA_DIR"
   log "  MQTT      mqtt://$HOST:$MQTT_PORT       log $(svc_log mosquitto)"
@@ -525,6 +567,7 @@ cmd_up() {
   else
     log "  mongo     $MANAGED_MONGO_URL  log $(svc_log ferretdb)  (FerretDB $FERRETDB_VERSION, SQLite)"
   fi
+  [[ "$SKIP_MLFLOW" == 1 ]] || log "  MLflow    http://$HOST:$MLFLOW_PORT       log $(svc_log mlflow)"
   log "load the environment with: . $ENV_FILE"
 }
 
@@ -535,7 +578,7 @@ cmd_down() {
     return 0
   fi
   take_lock
-  for svc in ferretdb registry mosquitto; do
+  for svc in mlflow ferretdb registry mosquitto; do
     stop_svc "$svc" || log "$svc: not running"
   done
   log "data kept in $INFRA_DIR"
@@ -548,6 +591,7 @@ cmd_status() {
       mosquitto) port=$MQTT_PORT ;;
       registry) port=$REGISTRY_PORT ;;
       ferretdb) port=$MONGO_PORT ;;
+      mlflow) port=$MLFLOW_PORT ;;
     esac
     if pid="$(svc_pid "$svc" 2>/dev/null)"; then
       port="$(cat "$(svc_portfile "$svc")" 2>/dev/null || echo "$port")"
@@ -556,10 +600,13 @@ cmd_status() {
         mosquitto) tcp_open "$port" || state="running(not-answering)" ;;
         registry) registry_check "$port" || state="running(not-answering)" ;;
         ferretdb) mongo_check "$port" || state="running(not-answering)" ;;
+        mlflow) mlflow_check "$port" || state="running(not-answering)" ;;
       esac
       [[ $state == running ]] || rc=3
       addr="$HOST:$port"
       printf '%-10s %-24s %-17s pid %s\n' "$svc" "$state" "$addr" "$pid"
+    elif [[ $svc == mlflow && "$SKIP_MLFLOW" == 1 ]]; then
+      printf '%-10s %-24s %s\n' "$svc" "skipped" "FLOPS_SKIP_MLFLOW=1"
     elif [[ $svc == ferretdb ]] && mongo_is_external; then
       printf '%-10s %-24s %s\n' "$svc" "external" "MONGO_URL is set, FerretDB not used"
     else

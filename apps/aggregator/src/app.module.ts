@@ -2,7 +2,7 @@ import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
 import { RegistryClient } from '@flops/oci-registry';
-import { HealthController } from '@flops/service-kit';
+import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck, registryCheck } from '@flops/service-kit';
 import { trainingConfigOf } from '@flops/contracts';
 import { AggregatorConfig } from './config';
 import { DataPlaneController, UPLOAD_LIMITS } from './data-plane/data-plane.controller';
@@ -11,7 +11,7 @@ import { AggregatorOutbox } from './training/aggregator-outbox';
 import { TrainingRun } from './training/training-run';
 
 @Module({
-  controllers: [HealthController, DataPlaneController, LearnerEventsHandler],
+  controllers: [HealthController, MetricsController, DataPlaneController, LearnerEventsHandler],
   providers: [
     { provide: AggregatorConfig, useFactory: () => loadConfig(AggregatorConfig) },
     { provide: PROJECT_ID, inject: [AggregatorConfig], useFactory: (c: AggregatorConfig) => c.FLOPS_PROJECT_ID },
@@ -24,6 +24,11 @@ import { TrainingRun } from './training/training-run';
       provide: MqttBus,
       inject: [AggregatorConfig],
       useFactory: (c: AggregatorConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: `flops-aggregator-${c.FLOPS_PROJECT_ID}` }),
+    },
+    {
+      provide: READINESS_CHECKS,
+      inject: [MqttBus, AggregatorConfig],
+      useFactory: (bus: MqttBus, c: AggregatorConfig) => [brokerCheck(bus), registryCheck(new RegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 }))],
     },
     {
       provide: AggregatorOutbox,

@@ -14,6 +14,8 @@ runService(async () => {
     name: `aggregator ${config.FLOPS_PROJECT_ID}`,
     module: AppModule,
     logLevel: config.FLOPS_LOG_LEVEL,
+    logFormat: config.FLOPS_LOG_FORMAT,
+    projectId: config.FLOPS_PROJECT_ID,
     httpPort: config.FLOPS_AGGREGATOR_PORT,
     httpHost: config.FLOPS_AGGREGATOR_HOST,
     mqtt: { url: config.FLOPS_MQTT_URL, clientId: `flops-aggregator-${config.FLOPS_PROJECT_ID}-sub`, persistentSession: false },

@@ -1,11 +1,12 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Connection } from 'mongoose';
 import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
 import { BuiltImages, MongoBuiltImages, connectDatabase } from '@flops/models';
 import { RegistryClient } from '@flops/oci-registry';
-import { HealthController } from '@flops/service-kit';
+import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck, databaseCheck, registryCheck } from '@flops/service-kit';
+import { BuildJournal, FileBuildJournal } from './build/build-journal';
 import { ImageBuilder } from './build/image-builder';
 import { BuilderConfig } from './config';
 import { BuildRequestsHandler } from './handlers/build-requests.handler';
@@ -13,7 +14,7 @@ import { BuildRequestsHandler } from './handlers/build-requests.handler';
 const DB = Symbol('db');
 
 @Module({
-  controllers: [HealthController, BuildRequestsHandler],
+  controllers: [HealthController, MetricsController, BuildRequestsHandler],
   providers: [
     { provide: BuilderConfig, useFactory: () => loadConfig(BuilderConfig) },
     { provide: DB, inject: [BuilderConfig], useFactory: (c: BuilderConfig) => connectDatabase(c.MONGO_URL, c.FLOPS_DB_NAME) },
@@ -22,6 +23,17 @@ const DB = Symbol('db');
       provide: MqttBus,
       inject: [BuilderConfig],
       useFactory: (c: BuilderConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: c.FLOPS_BUILDER_CLIENT_ID }),
+    },
+    // Beside the checkouts, which are temporary folders of their own: the journal outlives a restart.
+    { provide: BuildJournal, inject: [BuilderConfig], useFactory: (c: BuilderConfig) => new FileBuildJournal(join(resolve(c.FLOPS_BUILDER_WORK_DIR), 'in-flight')) },
+    {
+      provide: READINESS_CHECKS,
+      inject: [DB, MqttBus, BuilderConfig],
+      useFactory: (db: Connection, bus: MqttBus, c: BuilderConfig) => [
+        databaseCheck(db),
+        brokerCheck(bus),
+        registryCheck(new RegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 })),
+      ],
     },
     {
       provide: ImageBuilder,

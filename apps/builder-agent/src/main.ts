@@ -10,6 +10,7 @@ runService(async () => {
     name: 'builder-agent',
     module: AppModule,
     logLevel: config.FLOPS_LOG_LEVEL,
+    logFormat: config.FLOPS_LOG_FORMAT,
     httpPort: config.FLOPS_BUILDER_PORT,
     httpHost: config.FLOPS_HTTP_HOST,
     // A persistent session keeps build requests queued at the broker while the builder restarts.

@@ -1,6 +1,6 @@
 import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { MqttBus } from '@flops/messaging';
-import { HealthController } from '@flops/service-kit';
+import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck } from '@flops/service-kit';
 import { AggregatorEventsHandler, PROJECT_ID } from './handlers/aggregator-events.handler';
 import { LearnerRole } from './tasks/learner-role';
 
@@ -15,11 +15,13 @@ export class AppModule implements OnApplicationShutdown {
   static with(projectId: string, runner: LearnerRole, bus: MqttBus): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, AggregatorEventsHandler],
+      controllers: [HealthController, MetricsController, AggregatorEventsHandler],
       providers: [
         { provide: PROJECT_ID, useValue: projectId },
         { provide: LearnerRole, useValue: runner },
         { provide: MqttBus, useValue: bus },
+        // The registry is read once, before the app starts; from then on the learner needs only the broker.
+        { provide: READINESS_CHECKS, useValue: [brokerCheck(bus)] },
       ],
     };
   }

@@ -4,7 +4,7 @@ import { MAX_REASON_LENGTH, ModelManager, Topics, createMessage, trainingConfigO
 import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
 import { RegistryClient } from '@flops/oci-registry';
-import { bootstrapService, runService } from '@flops/service-kit';
+import { bootstrapService, runService, setUpLogging } from '@flops/service-kit';
 import { AppModule } from './app.module';
 import { join, resolve } from 'node:path';
 import { PYTHON_RUNTIME_DIR, loadModelManager, pullUserCode } from './code/user-code';
@@ -16,6 +16,8 @@ import { TaskRunner } from './tasks/task-runner';
 /** One learner: load the user's code from its image, then do the aggregator's tasks until told to stop. */
 runService(async () => {
   const config = loadConfig(LearnerConfig);
+  // Before the app exists: loading the user code logs too.
+  setUpLogging({ format: config.FLOPS_LOG_FORMAT, level: config.FLOPS_LOG_LEVEL, projectId: config.FLOPS_PROJECT_ID });
   const logger = new Logger(`learner ${config.FLOPS_LEARNER_ID}`);
   const training = trainingConfigOf(config);
   const projectId = config.FLOPS_PROJECT_ID;
@@ -76,6 +78,8 @@ runService(async () => {
     name: `learner ${learnerId}`,
     module: AppModule.with(projectId, role, bus),
     logLevel: config.FLOPS_LOG_LEVEL,
+    logFormat: config.FLOPS_LOG_FORMAT,
+    projectId: config.FLOPS_PROJECT_ID,
     httpPort: 0,
     mqtt: { url: config.FLOPS_MQTT_URL, clientId: `flops-${projectId}-${learnerId}-sub`, persistentSession: false },
   });

@@ -3,9 +3,9 @@ import { APP_FILTER } from '@nestjs/core';
 import { Connection } from 'mongoose';
 import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
-import { DeploymentStore, ProjectStore, connectDatabase } from '@flops/models';
+import { DeploymentStore, ProjectStore, TrackingStore, connectDatabase } from '@flops/models';
 import { RegistryClient } from '@flops/oci-registry';
-import { HealthController } from '@flops/service-kit';
+import { HealthController, MetricsController, READINESS_CHECKS, countProjectsWith, brokerCheck, databaseCheck, registryCheck } from '@flops/service-kit';
 import { ManagerConfig } from './config';
 import { ProjectErrorsFilter } from './projects/project-errors.filter';
 import { ProjectsController } from './projects/projects.controller';
@@ -14,12 +14,13 @@ import { ProjectsService } from './projects/projects.service';
 const DB = Symbol('db');
 
 @Module({
-  controllers: [HealthController, ProjectsController],
+  controllers: [HealthController, MetricsController, ProjectsController],
   providers: [
     { provide: ManagerConfig, useFactory: () => loadConfig(ManagerConfig) },
     { provide: DB, inject: [ManagerConfig], useFactory: (c: ManagerConfig) => connectDatabase(c.MONGO_URL, c.FLOPS_DB_NAME) },
     { provide: ProjectStore, inject: [DB], useFactory: (db: Connection) => new ProjectStore(db) },
     { provide: DeploymentStore, inject: [DB], useFactory: (db: Connection) => new DeploymentStore(db) },
+    { provide: TrackingStore, inject: [DB], useFactory: (db: Connection) => new TrackingStore(db) },
     {
       provide: MqttBus,
       inject: [ManagerConfig],
@@ -27,6 +28,11 @@ const DB = Symbol('db');
     },
     // Short timeout: a slow registry must not hold up GET /projects/:id (availability is then 'unknown').
     { provide: RegistryClient, inject: [ManagerConfig], useFactory: (c: ManagerConfig) => new RegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 }) },
+    {
+      provide: READINESS_CHECKS,
+      inject: [DB, MqttBus, RegistryClient],
+      useFactory: (db: Connection, bus: MqttBus, registry: RegistryClient) => [databaseCheck(db), brokerCheck(bus), registryCheck(registry)],
+    },
     { provide: APP_FILTER, useClass: ProjectErrorsFilter },
     ProjectsService,
   ],
@@ -35,7 +41,10 @@ export class AppModule implements OnApplicationShutdown {
   constructor(
     @Inject(DB) private readonly db: Connection,
     private readonly bus: MqttBus,
-  ) {}
+    store: ProjectStore,
+  ) {
+    countProjectsWith(() => store.countByState());
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.bus.close();

@@ -11,6 +11,7 @@ runService(async () => {
     name: 'manager-api',
     module: AppModule,
     logLevel: config.FLOPS_LOG_LEVEL,
+    logFormat: config.FLOPS_LOG_FORMAT,
     httpPort: config.FLOPS_MANAGER_PORT,
     httpHost: config.FLOPS_MANAGER_HOST,
     configure: configureHttp,

@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig } from '@flops/config';
 import { MqttBus } from '@flops/messaging';
-import { ProjectStore, connectDatabase, deploymentModel } from '@flops/models';
+import { ProjectStore, TrackingStore, connectDatabase, deploymentModel } from '@flops/models';
 import { RegistryClient } from '@flops/oci-registry';
-import { HealthController } from '@flops/service-kit';
+import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck, databaseCheck, registryCheck } from '@flops/service-kit';
 import { OrchestratorConfig, parseDeadlines } from './config';
 import { ComponentPlanner } from './deployment/component-planner';
 import { DeploymentDriver } from './deployment/deployment-driver';
@@ -17,13 +17,16 @@ import { ProjectLifecycleService } from './lifecycle/project-lifecycle.service';
 import { RecoveryService } from './lifecycle/recovery.service';
 import { StateChangePublisher } from './lifecycle/state-change.publisher';
 import { StateEffects } from './lifecycle/state-effects';
+import { MlflowTracker } from './tracking/mlflow.tracker';
+import { ProjectTracking } from './tracking/project-tracking';
+import { TrackingRetrier } from './tracking/tracking-retrier';
 
 export const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 const DB = Symbol('db');
 
 
 @Module({
-  controllers: [HealthController, ProjectEventsHandler],
+  controllers: [HealthController, MetricsController, ProjectEventsHandler],
   providers: [
     { provide: OrchestratorConfig, useFactory: () => loadConfig(OrchestratorConfig) },
     { provide: DB, inject: [OrchestratorConfig], useFactory: (c: OrchestratorConfig) => connectDatabase(c.MONGO_URL, c.FLOPS_DB_NAME) },
@@ -51,9 +54,15 @@ const DB = Symbol('db');
           registryNamespace: c.FLOPS_REGISTRY_NAMESPACE,
           runtimeVersion: (JSON.parse(readFileSync(resolve(WORKSPACE_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
           logLevel: c.FLOPS_LOG_LEVEL,
+          logFormat: c.FLOPS_LOG_FORMAT,
         }),
     },
     { provide: RegistryClient, inject: [OrchestratorConfig], useFactory: (c: OrchestratorConfig) => new RegistryClient({ url: c.FLOPS_REGISTRY_URL }) },
+    {
+      provide: READINESS_CHECKS,
+      inject: [DB, MqttBus, RegistryClient],
+      useFactory: (db: Connection, bus: MqttBus, registry: RegistryClient) => [databaseCheck(db), brokerCheck(bus), registryCheck(registry)],
+    },
     StateChangePublisher,
     StateEffects,
     {
@@ -61,6 +70,23 @@ const DB = Symbol('db');
       inject: [ProjectStore, StateEffects, StateChangePublisher, OrchestratorConfig],
       useFactory: (store: ProjectStore, effects: StateEffects, publisher: StateChangePublisher, c: OrchestratorConfig) =>
         new ProjectLifecycleService(store, effects, publisher, parseDeadlines(c.FLOPS_DEADLINES)),
+    },
+    {
+      provide: ProjectTracking,
+      inject: [OrchestratorConfig, DB, ProjectStore, RegistryClient],
+      useFactory: (c: OrchestratorConfig, db: Connection, store: ProjectStore, registry: RegistryClient) =>
+        c.FLOPS_MLFLOW_URL
+          ? new ProjectTracking(new MlflowTracker(c.FLOPS_MLFLOW_URL), new TrackingStore(db), store, registry, {
+              retryMs: c.FLOPS_TRACKING_RETRY_MS,
+              maxRetryMs: c.FLOPS_TRACKING_MAX_RETRY_MS,
+            })
+          : null,
+    },
+    {
+      provide: TrackingRetrier,
+      inject: [ProjectTracking, ProjectLifecycleService, OrchestratorConfig],
+      useFactory: (tracking: ProjectTracking | null, lifecycle: ProjectLifecycleService, c: OrchestratorConfig) =>
+        tracking ? new TrackingRetrier(tracking, lifecycle, c.FLOPS_SWEEP_INTERVAL_MS) : null,
     },
     {
       provide: RecoveryService,

@@ -44,6 +44,10 @@ export class OrchestratorConfig extends InfraConfig {
   /** How often deadlines and unfinished clean-ups are checked. */
   @IsInt() @Min(100) FLOPS_SWEEP_INTERVAL_MS = 2000;
 
+  /** First retry of a failed MLflow update; doubles per attempt up to FLOPS_TRACKING_MAX_RETRY_MS. */
+  @IsInt() @Min(100) FLOPS_TRACKING_RETRY_MS = 5_000;
+  @IsInt() @Min(100) FLOPS_TRACKING_MAX_RETRY_MS = 300_000;
+
   /** Overrides of the per-state deadlines, in seconds (e.g. `BUILDING=600,TRAINING=300`). */
   @IsOptional() @Matches(/^([A-Z_]+=\d+)(,[A-Z_]+=\d+)*$/) FLOPS_DEADLINES?: string;
 }

@@ -1,6 +1,7 @@
-import { Module, OnModuleDestroy } from '@nestjs/common';
+import { Module, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import { loadConfig } from '@flops/config';
-import { HealthController } from '@flops/service-kit';
+import { MqttBus } from '@flops/messaging';
+import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck } from '@flops/service-kit';
 import { UiGatewayConfig } from './config';
 import { EventsController } from './events/events.controller';
 import { ProjectEventStream } from './events/project-event-stream';
@@ -8,9 +9,16 @@ import { ProjectEventsHandler } from './handlers/project-events.handler';
 import { PageController } from './page/page.controller';
 
 @Module({
-  controllers: [HealthController, PageController, EventsController, ProjectEventsHandler],
+  controllers: [HealthController, MetricsController, PageController, EventsController, ProjectEventsHandler],
   providers: [
     { provide: UiGatewayConfig, useFactory: () => loadConfig(UiGatewayConfig) },
+    // Only for readiness: the gateway's events come through Nest's MQTT transport.
+    {
+      provide: MqttBus,
+      inject: [UiGatewayConfig],
+      useFactory: (c: UiGatewayConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: `flops-ui-${process.pid}` }),
+    },
+    { provide: READINESS_CHECKS, inject: [MqttBus], useFactory: (bus: MqttBus) => [brokerCheck(bus)] },
     {
       provide: ProjectEventStream,
       inject: [UiGatewayConfig],
@@ -19,11 +27,18 @@ import { PageController } from './page/page.controller';
     },
   ],
 })
-export class AppModule implements OnModuleDestroy {
-  constructor(private readonly stream: ProjectEventStream) {}
+export class AppModule implements OnModuleDestroy, OnApplicationShutdown {
+  constructor(
+    private readonly stream: ProjectEventStream,
+    private readonly bus: MqttBus,
+  ) {}
 
   // Before the HTTP server closes: it waits for open responses, and event streams never end by themselves.
   onModuleDestroy(): void {
     this.stream.close();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.bus.close();
   }
 }

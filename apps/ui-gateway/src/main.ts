@@ -10,6 +10,7 @@ runService(async () => {
     name: 'ui-gateway',
     module: AppModule,
     logLevel: config.FLOPS_LOG_LEVEL,
+    logFormat: config.FLOPS_LOG_FORMAT,
     httpPort: config.FLOPS_UI_PORT,
     httpHost: config.FLOPS_UI_HOST,
     // A clean session: the gateway shows live events; what happens while it is down is not queued.

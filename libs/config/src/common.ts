@@ -1,4 +1,4 @@
-import { IsInt, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsUrl, Matches, Max, Min } from 'class-validator';
 import { LOG_LEVELS, LogLevel, PlatformEnvironment } from '@flops/contracts';
 
 export { LOG_LEVELS };
@@ -14,6 +14,12 @@ export class InfraConfig extends PlatformEnvironment {
 
   /** Database name inside MONGO_URL's server; one per FLOps installation (tests use their own). */
   @Matches(/^[A-Za-z0-9_-]{1,60}$/) FLOPS_DB_NAME = 'flops';
+
+  /**
+   * MLflow tracking server (tools/infra.sh writes it into .flops/infra/env). Set: the orchestrator
+   * records every project there and the API links each project's run; unset: no tracking.
+   */
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }) FLOPS_MLFLOW_URL?: string = undefined;
 
   /** Address the service's HTTP endpoints (health, API) bind to; 0.0.0.0 inside containers. */
   @Matches(/^[\w.:-]+$/) FLOPS_HTTP_HOST = '127.0.0.1';

@@ -7,7 +7,15 @@ import { parseTrainingConfig, TrainingConfig } from './training-config';
 // (typed by `PlannedEnvironment`), the components load them (`loadConfig` of @flops/config).
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+/**
+ * Set by the local driver on each process it starts, to a fresh id it records before starting it:
+ * a restarted orchestrator finds a process whose pid it never recorded by this id.
+ */
+export const LAUNCH_ID_VARIABLE = 'FLOPS_LAUNCH_ID';
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** FLOPS_TRAINING_CONFIG: the project's training configuration as JSON, checked with TrainingConfig. */
 function IsTrainingConfigJson(): PropertyDecorator {
@@ -41,6 +49,9 @@ export class PlatformEnvironment {
   FLOPS_REGISTRY_URL = 'http://127.0.0.1:5000';
 
   @IsIn(LOG_LEVELS) FLOPS_LOG_LEVEL: LogLevel = 'log';
+
+  /** `json`: one JSON object per log line, with the project id where there is one. */
+  @IsIn(LOG_FORMATS) FLOPS_LOG_FORMAT: LogFormat = 'text';
 }
 
 /** What every component deployed for a project gets. */

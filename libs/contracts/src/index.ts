@@ -14,4 +14,5 @@ export * from './payloads/project';
 export * from './payloads/training';
 export * from './environment';
 export * from './data-plane';
+export * from './faults';
 export * from './python-worker';

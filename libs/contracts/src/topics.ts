@@ -64,6 +64,11 @@ export function projectWildcard(projectId: string): string {
 }
 export const ALL_PROJECTS_WILDCARD = `${TOPIC_ROOT}/projects/+/#`;
 
+/** Where a service's readiness probe publishes (QoS 1, empty, never retained) to see the broker acknowledge. */
+export function healthProbeTopic(clientId: string): string {
+  return `${TOPIC_ROOT}/health/${clientId.replace(/[+#/]/g, '_')}`;
+}
+
 /** The project id inside a concrete topic, or null when the topic is not a FLOps project topic. */
 export function projectIdOfTopic(topic: string): string | null {
   const parts = topic.split('/');

@@ -32,3 +32,9 @@ export const IsScalarRecord = flatRecord(
   'names to numbers, strings or booleans',
   (v) => typeof v === 'string' || typeof v === 'boolean' || finiteNumber(v),
 );
+
+const isMetricRecord = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => RECORD_KEY.test(k) && finiteNumber(x));
+
+/** Metrics per learner: `{ "learner-0": { accuracy: 0.9 }, … }`. */
+export const IsLearnerMetrics = flatRecord('isLearnerMetrics', 'learner ids to metric records', isMetricRecord);

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { IClientPublishOptions, MqttClient, connectAsync } from 'mqtt';
-import { Topics, TopicDef, createMessage, topicFor } from '@flops/contracts';
+import { Topics, TopicDef, createMessage, healthProbeTopic, topicFor } from '@flops/contracts';
+import { countSent } from './mqtt-metrics';
 
 export interface MqttBusOptions {
   url: string;
@@ -24,6 +25,7 @@ export class MqttBus {
   private constructor(
     private readonly client: MqttClient,
     private readonly publishTimeoutMs: number,
+    private readonly clientId: string,
   ) {}
 
   static async connect(options: MqttBusOptions): Promise<MqttBus> {
@@ -34,7 +36,7 @@ export class MqttBus {
       connectTimeout: 10_000,
       will: options.will ? { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: 1, retain: false } : undefined,
     });
-    return new MqttBus(client, options.publishTimeoutMs ?? 30_000);
+    return new MqttBus(client, options.publishTimeoutMs ?? 30_000, options.clientId);
   }
 
   /** Resolves once the broker acknowledged the message (PUBACK). */
@@ -48,6 +50,23 @@ export class MqttBus {
   async clearRetained(projectId: string): Promise<void> {
     for (const def of Object.values(Topics) as TopicDef<object>[]) {
       if (def.retained) await this.send(topicFor(def, projectId), '', { qos: 1, retain: true });
+    }
+  }
+
+  /**
+   * A real round trip to the broker (QoS 1 publish, acknowledged) for readiness probes; fails at
+   * once while disconnected instead of waiting in the offline queue.
+   */
+  async ping(timeoutMs: number): Promise<void> {
+    if (!this.client.connected) throw new Error('not connected to the broker');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`broker did not acknowledge within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.client.publishAsync(healthProbeTopic(this.clientId), '', { qos: 1 }), timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -67,6 +86,7 @@ export class MqttBus {
     });
     try {
       await Promise.race([this.client.publishAsync(topic, payload, options), timeout]);
+      countSent(topic);
     } finally {
       clearTimeout(timer);
     }

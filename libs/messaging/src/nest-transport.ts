@@ -1,7 +1,9 @@
-import { ArgumentsHost, Catch, Controller, ExecutionContext, Logger, RpcExceptionFilter, UseFilters, applyDecorators, createParamDecorator } from '@nestjs/common';
+import { ArgumentsHost, Catch, Controller, ExecutionContext, Logger, RpcExceptionFilter, UseFilters, UseInterceptors, applyDecorators, createParamDecorator } from '@nestjs/common';
 import { MicroserviceOptions, MqttContext, Transport } from '@nestjs/microservices';
 import { EMPTY, Observable } from 'rxjs';
 import { Envelope, InvalidMessageError, TopicDef, parseMessage } from '@flops/contracts';
+import { ProjectLogContextInterceptor } from './log-context';
+import { countDropped, countReceived } from './mqtt-metrics';
 
 export interface MqttServerOptions {
   url: string;
@@ -34,7 +36,9 @@ export function mqttServerOptions(options: MqttServerOptions): MicroserviceOptio
  */
 export const Message = createParamDecorator(<P extends object>(def: TopicDef<P>, ctx: ExecutionContext): Envelope<P> => {
   const mqtt = ctx.switchToRpc().getContext<MqttContext>();
-  return parseMessage(def, mqtt.getTopic(), mqtt.getPacket().payload);
+  const message = parseMessage(def, mqtt.getTopic(), mqtt.getPacket().payload);
+  countReceived(mqtt.getTopic());
+  return message;
 });
 
 /** Global filter for MQTT handlers: a bad message or a failing handler is logged, never fatal. */
@@ -48,8 +52,12 @@ export class DropInvalidMessagesFilter implements RpcExceptionFilter<unknown> {
       const payload: unknown = host.switchToRpc().getContext<MqttContext>().getPacket?.()?.payload;
       const empty = Buffer.isBuffer(payload) && payload.length === 0;
       // An empty payload is a cleared retained message, not a fault.
-      if (!empty) this.logger.warn(`dropped ${error.message}`);
+      if (!empty) {
+        countDropped(topic, 'invalid');
+        this.logger.warn(`dropped ${error.message}`);
+      }
     } else {
+      countDropped(topic, 'handler-failed');
       this.logger.error(`handler for ${topic ?? 'unknown topic'} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     }
     return EMPTY;
@@ -58,8 +66,9 @@ export class DropInvalidMessagesFilter implements RpcExceptionFilter<unknown> {
 
 /**
  * Marks a class of MQTT handlers: a Nest controller whose invalid messages and failures are
- * logged and dropped by DropInvalidMessagesFilter (scoped here so HTTP keeps its own errors).
+ * logged and dropped by DropInvalidMessagesFilter (scoped here so HTTP keeps its own errors), and
+ * whose handlers log with the project id of their topic.
  */
 export function MqttHandlers(): ClassDecorator {
-  return applyDecorators(Controller(), UseFilters(new DropInvalidMessagesFilter()));
+  return applyDecorators(Controller(), UseFilters(new DropInvalidMessagesFilter()), UseInterceptors(ProjectLogContextInterceptor));
 }

@@ -1,6 +1,7 @@
 import { Connection, Model, Schema } from 'mongoose';
 
-export const DEPLOYMENT_STATUSES = ['running', 'stopped', 'exited'] as const;
+/** `starting`: recorded before the component is started (its intent), so a crash in between cannot start it twice. */
+export const DEPLOYMENT_STATUSES = ['starting', 'running', 'stopped', 'exited'] as const;
 export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
 
 /**
@@ -18,7 +19,7 @@ export interface DeploymentRecord {
    * Driver-specific handle: for the local driver the pid and the process start time (pid reuse
    * guard); for the Oakestra driver the application, the service (job) and its round-robin IP.
    */
-  handle: { pid?: number; startTicks?: number; serviceId?: string; applicationId?: string; rrIp?: string; instanceRequested?: boolean };
+  handle: { pid?: number; startTicks?: number; launchId?: string; serviceId?: string; applicationId?: string; rrIp?: string; instanceRequested?: boolean };
   logFile?: string;
   exitCode?: number | null;
   exitSignal?: string | null;
@@ -34,7 +35,7 @@ const deploymentSchema = new Schema<DeploymentRecord>(
     driver: { type: String, required: true },
     image: { type: String, required: true },
     status: { type: String, enum: DEPLOYMENT_STATUSES, required: true, index: true },
-    handle: { pid: Number, startTicks: Number, serviceId: String, applicationId: String, rrIp: String, instanceRequested: Boolean },
+    handle: { pid: Number, startTicks: Number, launchId: String, serviceId: String, applicationId: String, rrIp: String, instanceRequested: Boolean },
     logFile: String,
     exitCode: { type: Number, default: null },
     exitSignal: { type: String, default: null },

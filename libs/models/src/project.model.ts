@@ -16,6 +16,8 @@ export interface RoundRecord {
   samples: number;
   trainMetrics: Record<string, number>;
   evalMetrics: Record<string, number>;
+  /** Each learner's evaluation, by learner id, where the aggregator reported it. */
+  learnerMetrics?: Record<string, Record<string, number>>;
   durationMs: number;
   /** Learners that evaluated the round's model. */
   evaluators?: number;
@@ -117,6 +119,7 @@ const projectSchema = new Schema<ProjectRecord>(
             samples: Number,
             trainMetrics: metrics,
             evalMetrics: metrics,
+            learnerMetrics: { type: Schema.Types.Mixed },
             durationMs: Number,
             evaluators: Number,
             refused: Number,

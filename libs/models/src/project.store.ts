@@ -76,6 +76,12 @@ export class ProjectStore {
     return null;
   }
 
+  /** How many projects are in each state (states with none are absent). */
+  async countByState(): Promise<Record<string, number>> {
+    const rows = await this.model.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$state', n: { $sum: 1 } } }]).exec();
+    return Object.fromEntries(rows.map((r) => [r._id, r.n]));
+  }
+
   async list(filter: { state?: ProjectState; limit: number; skip: number }): Promise<{ items: ProjectRecord[]; total: number }> {
     const query = filter.state ? { state: filter.state } : {};
     const [items, total] = await Promise.all([

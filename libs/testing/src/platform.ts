@@ -21,6 +21,8 @@ export function infraEnv(): Record<string, string> {
     FLOPS_MQTT_URL: process.env.FLOPS_MQTT_URL ?? 'mqtt://127.0.0.1:1883',
     FLOPS_REGISTRY_URL: process.env.FLOPS_REGISTRY_URL ?? 'http://127.0.0.1:5000',
     MONGO_URL: process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017/',
+    // Tracking is on where tools/infra.sh started MLflow; its outages never fail a project.
+    ...(process.env.FLOPS_MLFLOW_URL ? { FLOPS_MLFLOW_URL: process.env.FLOPS_MLFLOW_URL } : {}),
   };
 }
 
@@ -47,6 +49,8 @@ export class PlatformUnderTest {
   readonly logDir: string;
   private readonly processes = new Map<PlatformService, ChildProcess>();
   private readonly ports = new Map<PlatformService, number>();
+  /** Environment for the next start of a service only (e.g. a fault to inject once). */
+  private readonly onceEnv = new Map<PlatformService, Record<string, string>>();
 
   constructor(private readonly extraEnv: Record<string, string> = {}) {
     this.dataDir = join(WORKSPACE_ROOT, '.flops', 'test', this.runId);
@@ -73,7 +77,35 @@ export class PlatformUnderTest {
       FLOPS_SWEEP_INTERVAL_MS: '500',
       [PORT_VARIABLE[service]]: String(this.ports.get(service)),
       ...this.extraEnv,
+      ...this.onceEnv.get(service),
     };
+  }
+
+  /** Start one service with extra environment for this run of it only (later starts go without). */
+  async startWith(service: PlatformService, env: Record<string, string>): Promise<void> {
+    this.onceEnv.set(service, env);
+    try {
+      await this.start(service);
+    } finally {
+      this.onceEnv.delete(service);
+    }
+  }
+
+  /** Waits until a service ends by itself (e.g. an injected crash); its signal or exit code. */
+  async exited(service: PlatformService, timeoutMs: number): Promise<string> {
+    const child = this.processes.get(service);
+    if (!child) throw new Error(`${service} was not started`);
+    const how = () => child.signalCode ?? (child.exitCode === null ? null : `code ${child.exitCode}`);
+    if (how() === null) {
+      await Promise.race([
+        new Promise((ok) => child.once('exit', ok)),
+        sleep(timeoutMs).then(() => {
+          throw new Error(`${service} did not end within ${timeoutMs} ms`);
+        }),
+      ]);
+    }
+    this.processes.delete(service);
+    return how()!;
   }
 
   async start(...services: PlatformService[]): Promise<void> {

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import type { IncomingMessage } from 'node:http';
 import { DATA_PLANE_ERRORS, DATA_PLANE_ROUTES, DataPlaneErrorBody, DataPlaneErrorCode, LEARNER_ID_HEADER } from '@flops/contracts';
 import { KernelBuffer, UploadTooLargeError, readInto } from '@flops/fl-engine';
+import { Metrics } from '@flops/service-kit';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 import { TrainingRun } from '../training/training-run';
 import { UpdateRejectedError } from '../training/training-errors';
@@ -50,29 +51,44 @@ export class DataPlaneController {
 
   @Post(DATA_PLANE_ROUTES.upload)
   async upload(@Param('taskId') taskId: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    try {
+      const bytes = await this.receive(taskId, req);
+      Metrics.uploads.inc();
+      Metrics.uploadBytes.inc(bytes);
+    } catch (error) {
+      const code = error instanceof HttpException ? (error.getResponse() as Partial<DataPlaneErrorBody>).code : undefined;
+      Metrics.refusedUpdates.inc({ code: code ?? 'internal' });
+      throw error;
+    }
+    res.status(202).json({ accepted: true });
+  }
+
+  /** Reads and hands over one upload; answers its size in bytes. */
+  private async receive(taskId: string, req: Request): Promise<number> {
     const learnerId = req.header(LEARNER_ID_HEADER);
     if (!learnerId) throw refusal('missing-learner-id', `${LEARNER_ID_HEADER} header is required`);
     if (!req.is(TENSORS_MEDIA_TYPE)) throw refusal('wrong-media-type', `Content-Type must be ${TENSORS_MEDIA_TYPE}`);
     // Refuse what cannot be accepted before queueing for a slot, and again once we have one
     // (the task may have closed meanwhile): neither costs reading the body.
     this.guard(() => this.run.checkUpload(taskId, learnerId));
-    await this.uploads.use(async () => {
+    return this.uploads.use(async () => {
       const expected = this.guard(() => this.run.checkUpload(taskId, learnerId));
       const limit = Math.min(this.limits.maxBytes, expected ?? Infinity);
       const buffer = expected === undefined ? undefined : this.acquire(limit);
       if (!buffer) {
         const body = await readBody(req, limit);
-        return this.guard(() => this.run.receiveUpload(taskId, learnerId, body));
+        this.guard(() => this.run.receiveUpload(taskId, learnerId, body));
+        return body.length;
       }
       try {
         // Straight into the fold kernel's memory: one copy from the socket, checked and folded where it lies.
         const bytes = await readUpload(req, buffer);
         this.guard(() => this.run.receiveUpload(taskId, learnerId, bytes));
+        return bytes.length;
       } finally {
         this.spare.push(buffer);
       }
     });
-    res.status(202).json({ accepted: true });
   }
 
   /** SCAFFOLD: the learner's correction for a fit task. */

@@ -90,7 +90,7 @@ export class TrainingRun {
   private engineRound?: EngineRound;
   private refusedThisRound = 0;
   private fitResults: FitResult[] = [];
-  private evalResults: { weight: number; metrics: Record<string, number> }[] = [];
+  private evalResults: { learnerId: string; weight: number; metrics: Record<string, number> }[] = [];
   /** The current global model, encoded once and served to every learner. */
   private model?: { version: string; bytes: Buffer };
   /** Base URL learners reach the data plane at; known once the HTTP server listens. */
@@ -133,7 +133,7 @@ export class TrainingRun {
     if (!task || task.id !== taskId || task.kind !== 'evaluate') return this.logger.debug(`stale evaluation from ${learnerId}`);
     if (!task.selected.has(learnerId) || task.answered.has(learnerId)) return;
     task.answered.add(learnerId);
-    this.evalResults.push({ weight: numSamples, metrics });
+    this.evalResults.push({ learnerId, weight: numSamples, metrics });
     this.signal.notify();
   }
 
@@ -323,6 +323,7 @@ export class TrainingRun {
       const { fit, report } = await this.fitRound(round);
       const evaluation = await this.evaluateRound(round);
       evalMetrics = evaluation.metrics;
+      const learnerMetrics = Object.fromEntries(this.evalResults.map((r) => [r.learnerId, { ...r.metrics }]));
       const privacy = privacyOf(report);
       const completed: RoundCompleted = {
         round,
@@ -330,6 +331,7 @@ export class TrainingRun {
         samples: fit.reduce((n, r) => n + r.numSamples, 0),
         trainMetrics: weightedMean(fit.map((r) => ({ weight: r.numSamples, metrics: r.metrics }))),
         evalMetrics,
+        learnerMetrics,
         durationMs: Date.now() - started,
         evaluators: evaluation.evaluators,
         refused: this.engine!.refusals.total - refusedBefore,

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { DATA_TAG, Hyperparameters, LearnerRefusalCount, RoundPrivacy, STRATEGIES, StrategyName, UPDATE_REFUSAL_REASONS, UpdateRefusalReason } from '@flops/contracts';
 import { PROJECT_STAGES, ProjectStage, ProjectState } from '@flops/lifecycle';
-import type { DeploymentRecord, HistoryEntry, ProjectRecord, RoundRecord } from '@flops/models';
+import type { DeploymentRecord, HistoryEntry, ProjectRecord, RoundRecord, TrackingRecord } from '@flops/models';
 import { DEPLOYMENT_STATUSES, DeploymentStatus } from '@flops/models';
 
 // The API's answers, as classes the OpenAPI document is generated from, and the mappers that
@@ -87,6 +87,13 @@ export class RoundView {
   @ApiProperty({ type: 'integer' }) samples!: number;
   @ApiProperty({ ...METRICS, description: 'Sample-weighted mean of the learners’ training metrics' }) trainMetrics!: Record<string, number>;
   @ApiProperty({ ...METRICS, description: 'Sample-weighted mean of the learners’ evaluation of the new model' }) evalMetrics!: Record<string, number>;
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: METRICS,
+    description: 'Each learner’s evaluation of the new model, by learner id (where the aggregator reported it)',
+    example: { 'learner-0': { accuracy: 0.9, loss: 0.3 } },
+  })
+  learnerMetrics?: Record<string, Record<string, number>>;
   @ApiProperty({ type: 'integer' }) durationMs!: number;
   @ApiPropertyOptional({ type: 'integer', description: 'Learners that evaluated the new model' }) evaluators?: number;
   @ApiPropertyOptional({ type: 'integer', description: 'Updates refused by the aggregator’s checks this round' }) refused?: number;
@@ -106,6 +113,20 @@ export class ModelView {
     description: 'Only when one project is fetched: whether the artifact is still in the registry (unknown: the registry did not answer)',
   })
   availability?: ModelAvailability;
+}
+
+export const TRACKING_STATUSES = ['synced', 'pending'] as const;
+export type TrackingStatus = (typeof TRACKING_STATUSES)[number];
+
+export class TrackingView {
+  @ApiPropertyOptional({ description: 'The project’s run in the MLflow UI', example: 'http://127.0.0.1:5500/#/experiments/1/runs/0f3c…' })
+  runUrl?: string;
+  @ApiPropertyOptional({ description: 'MLflow experiment id (one experiment per project name)' }) experimentId?: string;
+  @ApiPropertyOptional({ description: 'MLflow run id (one run per project)' }) runId?: string;
+  @ApiPropertyOptional({ description: 'Version of the trained model in MLflow’s Model Registry' }) modelVersion?: string;
+  @ApiProperty({ enum: TRACKING_STATUSES, description: 'pending: MLflow has not been told everything yet (it is retried)' })
+  status!: TrackingStatus;
+  @ApiPropertyOptional({ description: 'Why the last attempt to update MLflow failed' }) lastError?: string;
 }
 
 export class FailureView {
@@ -139,6 +160,8 @@ export class ProjectView {
   @ApiPropertyOptional({ ...METRICS, description: 'Metrics of the final model' }) finalMetrics?: Record<string, number>;
   @ApiPropertyOptional({ type: ModelView, description: 'Where the trained model is stored' }) model?: ModelView;
   @ApiPropertyOptional({ type: FailureView, description: 'Stage and reason of a failure' }) failure?: FailureView;
+  @ApiPropertyOptional({ type: TrackingView, description: 'Only when one project is fetched, and MLflow tracking is on: the project’s MLflow run' })
+  tracking?: TrackingView;
   @ApiProperty({ type: HistoryEntryView, isArray: true, description: 'Every state change, oldest first' }) history!: HistoryEntryView[];
   @ApiProperty({ ...DATE_TIME, nullable: true, description: 'When the current state times out; null once the project ended' })
   deadlineAt!: string | null;
@@ -194,6 +217,7 @@ function toRoundView(r: RoundRecord): RoundView {
     samples: r.samples,
     trainMetrics: { ...r.trainMetrics },
     evalMetrics: { ...r.evalMetrics },
+    ...(r.learnerMetrics ? { learnerMetrics: Object.fromEntries(Object.entries(r.learnerMetrics).map(([k, m]) => [k, { ...m }])) } : {}),
     durationMs: r.durationMs,
     ...present(r, ['evaluators', 'refused']),
     ...(r.privacy ? { privacy: toPrivacyView(r.privacy) } : {}),
@@ -286,5 +310,13 @@ export function toComponentView(record: DeploymentRecord): ComponentView {
     exitCode: record.exitCode ?? null,
     startedAt: iso(record.startedAt),
     ...(record.endedAt ? { endedAt: iso(record.endedAt) } : {}),
+  };
+}
+
+export function toTrackingView(record: TrackingRecord): TrackingView {
+  return {
+    ...present(record, ['runUrl', 'experimentId', 'runId', 'modelVersion']),
+    status: record.pending ? 'pending' : 'synced',
+    ...(record.pending && record.lastError ? { lastError: record.lastError } : {}),
   };
 }

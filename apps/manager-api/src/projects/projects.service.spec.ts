@@ -2,7 +2,7 @@ import { repoSlug as nameFromRepoUrl } from '@flops/contracts';
 import type { TopicDef } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
 import type { MqttBus } from '@flops/messaging';
-import type { DeploymentStore, NewProject, ProjectRecord, ProjectStore } from '@flops/models';
+import type { DeploymentStore, NewProject, ProjectRecord, ProjectStore, TrackingStore } from '@flops/models';
 import type { RegistryClient } from '@flops/oci-registry';
 import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError } from './project-errors';
 import type { CreateProjectDto } from './project.dto';
@@ -112,7 +112,8 @@ function setup() {
   const bus = new FakeBus();
   const deployments = { forProject: async () => [] } as unknown as DeploymentStore;
   const registry = new FakeRegistry();
-  const service = new ProjectsService(store as unknown as ProjectStore, deployments, bus as unknown as MqttBus, registry as unknown as RegistryClient);
+  const tracking = { get: async () => null } as unknown as TrackingStore;
+  const service = new ProjectsService(store as unknown as ProjectStore, deployments, bus as unknown as MqttBus, registry as unknown as RegistryClient, tracking);
   return { service, store, bus, registry };
 }
 

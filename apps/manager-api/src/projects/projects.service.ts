@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { Topics, TrainingConfig, checkTrainingConfig, repoSlug } from '@flops/contracts';
 import { ProjectState, isTerminal } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
-import { DeploymentStore, ModelRecord, ProjectStore } from '@flops/models';
+import { DeploymentStore, ModelRecord, ProjectStore, TrackingStore } from '@flops/models';
 import { RegistryClient, parseImageReference } from '@flops/oci-registry';
 import { CancelProjectDto, CreateProjectDto, ListProjectsQuery } from './project.dto';
 import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError } from './project-errors';
-import { ModelAvailability, ProjectDetailView, ProjectListView, ProjectView, toComponentView, toProjectView } from './project.view';
+import { ModelAvailability, ProjectDetailView, ProjectListView, ProjectView, toComponentView, toProjectView, toTrackingView } from './project.view';
 
 const DEFAULT_ROUND_TIMEOUT_SECONDS = 300;
 const DEFAULT_SEED = 42;
@@ -22,6 +22,7 @@ export class ProjectsService {
     private readonly deployments: DeploymentStore,
     private readonly bus: MqttBus,
     private readonly registry: RegistryClient,
+    private readonly tracking: TrackingStore,
   ) {}
 
   async create(request: CreateProjectDto): Promise<ProjectView> {
@@ -46,10 +47,12 @@ export class ProjectsService {
 
   /** The project with the components deployed for it, and whether its model is still in the registry. */
   async get(id: string): Promise<ProjectDetailView> {
-    const [project, components] = await Promise.all([this.store.get(id), this.deployments.forProject(id)]);
+    const [project, components, tracking] = await Promise.all([this.store.get(id), this.deployments.forProject(id), this.tracking.get(id)]);
     if (!project) throw new ProjectNotFoundError(id);
     const view = toProjectView(project);
     if (view.model && project.model) view.model.availability = await this.availability(project.model);
+    const trackingView = tracking ? toTrackingView(tracking) : null;
+    if (trackingView) view.tracking = trackingView;
     return { ...view, components: components.map(toComponentView) };
   }
 

@@ -1,4 +1,4 @@
-import { AggregatorPlan, LearnerPlan, LogLevel, learnerImageRepository, modelRepository } from '@flops/contracts';
+import { AggregatorPlan, LearnerPlan, LogFormat, LogLevel, learnerImageRepository, modelRepository } from '@flops/contracts';
 import { formatImageReference, parseImageReference } from '@flops/oci-registry';
 import { ProjectRecord } from '@flops/models';
 import { ComponentSpec } from './deployment-driver';
@@ -10,6 +10,7 @@ export interface PlannerSettings {
   /** Version of the FLOps runtime images (aggregator, learner runtime). */
   runtimeVersion: string;
   logLevel: LogLevel;
+  logFormat: LogFormat;
 }
 
 /** Decides which components a project needs and how each is configured. Pure. */
@@ -33,6 +34,7 @@ export class ComponentPlanner {
       FLOPS_MQTT_URL: this.settings.mqttUrl,
       FLOPS_REGISTRY_URL: this.settings.registryUrl,
       FLOPS_LOG_LEVEL: this.settings.logLevel,
+      FLOPS_LOG_FORMAT: this.settings.logFormat,
       FLOPS_TRAINING_CONFIG: JSON.stringify(training),
     };
     // Learners pull the exact image the builder reported, by digest: a moved tag cannot change it.

@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { Connection } from 'mongoose';
+import { FAULTS_VARIABLE, LAUNCH_ID_VARIABLE } from '@flops/contracts';
 import { DeploymentModel, DeploymentRecord, connectDatabase, deploymentModel } from '@flops/models';
 import { WORKSPACE_ROOT, infraEnv } from '@flops/testing';
 import { ComponentExit, ComponentKind, ComponentSpec } from './deployment-driver';
@@ -28,6 +29,8 @@ const DB_NAME = `flops_int_driver_${RUN}`;
 const MONGO_URL = infraEnv().MONGO_URL;
 const FIXTURE_ORCHESTRATOR = join(__dirname, 'local-process.driver.int-fixture.ts');
 const STOP_TIMEOUT_MS = 1000;
+// Real processes and a real database on a loaded machine: starting a stand-in orchestrator alone takes seconds.
+jest.setTimeout(60_000);
 
 const FAKE_COMPONENT = `'use strict';
 const { spawn } = require('node:child_process');
@@ -221,7 +224,7 @@ describe('LocalProcessDriver (real processes, real database)', () => {
     expect(processGroupOf(info.pid)).toBe(info.pid); // a process group of its own
 
     expect(info.cwd).toBe(root);
-    const expectedKeys = new Set([...Object.keys(s.env), ...INHERITED_ENV.filter((k) => process.env[k])]);
+    const expectedKeys = new Set([...Object.keys(s.env), ...INHERITED_ENV.filter((k) => process.env[k]), LAUNCH_ID_VARIABLE]);
     expect(Object.keys(info.env).sort()).toEqual([...expectedKeys].sort());
     expect(info.env).toMatchObject({
       ...s.env, // the spec wins over inherited variables (HOME)
@@ -343,16 +346,9 @@ describe('LocalProcessDriver (real processes, real database)', () => {
     expect(exits.filter((e) => e.projectId === projectId)).toHaveLength(1);
   });
 
-  it('after an orchestrator restart, resume() in a new driver adopts running components, marks dead ones exited, and can stop them', async () => {
-    const projectId = newProjectId('restart');
-    const specs = [
-      spec(projectId, 'aggregator', 'aggregator', 'sleep'),
-      spec(projectId, 'learner-0', 'learner', 'sleep'),
-      spec(projectId, 'learner-1', 'learner', 'sleep'),
-    ];
-
-    // An orchestrator process deploys the components and crashes.
-    const orchestrator: ChildProcess = spawn(process.execPath, ['-r', '@swc-node/register', FIXTURE_ORCHESTRATOR], {
+  /** A stand-in orchestrator process that deploys `specs` (the fixture), with extra environment. */
+  function startOrchestrator(specs: ComponentSpec[], env: Record<string, string> = {}): ChildProcess {
+    return spawn(process.execPath, ['-r', '@swc-node/register', FIXTURE_ORCHESTRATOR], {
       cwd: WORKSPACE_ROOT,
       env: {
         PATH: process.env.PATH ?? '',
@@ -362,9 +358,75 @@ describe('LocalProcessDriver (real processes, real database)', () => {
         FLOPS_DB_NAME: DB_NAME,
         FLOPS_TEST_DRIVER_SETTINGS: JSON.stringify(settings),
         FLOPS_TEST_SPECS: JSON.stringify(specs),
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+  }
+
+  it('an orchestrator that dies between starting a component and recording its pid: the next one adopts it, never starts it twice (issue 5, case 3)', async () => {
+    const projectId = newProjectId('intent');
+    const specs = [spec(projectId, 'aggregator', 'aggregator', 'sleep'), spec(projectId, 'learner-0', 'learner', 'sleep'), spec(projectId, 'learner-1', 'learner', 'sleep')];
+    const orchestrator = startOrchestrator(specs, { [FAULTS_VARIABLE]: 'orchestrator-crash-after-spawn=learner-0' });
+    track(orchestrator.pid);
+    const died = await new Promise<NodeJS.Signals | null>((ok) => orchestrator.once('exit', (_code, signal) => ok(signal)));
+    expect(died).toBe('SIGKILL'); // killed itself right after starting learner-0
+    const learner0 = await ready(specs[1]);
+    expect(await record(projectId, 'learner-0')).toMatchObject({ status: 'starting', handle: { launchId: expect.any(String) } });
+    expect(await record(projectId, 'learner-1')).toBeNull(); // never reached
+
+    const restarted = new LocalProcessDriver(model, settings);
+    drivers.push(restarted);
+    await restarted.resume();
+    expect(await record(projectId, 'learner-0')).toMatchObject({ status: 'running', handle: { pid: learner0.pid, startTicks: processStartTicks(learner0.pid) } });
+    // Resuming the deployment starts what is missing and adopts, not restarts, what runs.
+    for (const s of specs) await restarted.deploy(s);
+    const learner1 = await ready(specs[2]);
+    await sleep(500);
+    expect(logOf(projectId, 'learner-0').match(/ up \(mode/g)).toHaveLength(1);
+    expect((await record(projectId, 'learner-0'))!.handle.pid).toBe(learner0.pid);
+
+    // A recorded intent whose process never started is started on the next deploy.
+    await model.updateOne({ _id: `${projectId}/learner-1` }, { $set: { status: 'starting', handle: { launchId: 'never-started' } } }).exec();
+    process.kill(-learner1.pid, 'SIGKILL');
+    await waitFor(() => gone(learner1.pid), 5000, 'learner-1 to die');
+    rmSync(specs[2].env.FAKE_READY_FILE);
+    await restarted.deploy(specs[2]);
+    const again = await ready(specs[2]);
+    expect(again.pid).not.toBe(learner1.pid);
+    expect(await record(projectId, 'learner-1')).toMatchObject({ status: 'running', handle: { pid: again.pid } });
+
+    await restarted.undeployProject(projectId);
+    for (const info of [learner0, again]) expect(gone(info.pid)).toBe(true);
+    await restarted.close();
+  });
+
+  it('an intent recorded as starting is stopped by undeploy through its launch id', async () => {
+    const projectId = newProjectId('intent-stop');
+    const specs = [spec(projectId, 'aggregator', 'aggregator', 'sleep')];
+    const orchestrator = startOrchestrator(specs, { [FAULTS_VARIABLE]: 'orchestrator-crash-after-spawn=aggregator' });
+    track(orchestrator.pid);
+    await new Promise((ok) => orchestrator.once('exit', ok));
+    const aggregator = await ready(specs[0]);
+
+    const restarted = new LocalProcessDriver(model, settings);
+    drivers.push(restarted);
+    await restarted.undeployProject(projectId); // without resume: the record still says starting
+    expect(gone(aggregator.pid)).toBe(true);
+    expect(await record(projectId, 'aggregator')).toMatchObject({ status: 'stopped' });
+    await restarted.close();
+  });
+
+  it('after an orchestrator restart, resume() in a new driver adopts running components, marks dead ones exited, and can stop them', async () => {
+    const projectId = newProjectId('restart');
+    const specs = [
+      spec(projectId, 'aggregator', 'aggregator', 'sleep'),
+      spec(projectId, 'learner-0', 'learner', 'sleep'),
+      spec(projectId, 'learner-1', 'learner', 'sleep'),
+    ];
+
+    // An orchestrator process deploys the components and crashes.
+    const orchestrator = startOrchestrator(specs);
     track(orchestrator.pid);
     let output = '';
     orchestrator.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

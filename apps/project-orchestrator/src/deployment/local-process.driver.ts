@@ -3,7 +3,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { COMPONENT_TUNING } from '@flops/contracts';
+import { randomUUID } from 'node:crypto';
+import { COMPONENT_TUNING, LAUNCH_ID_VARIABLE, injectedFault } from '@flops/contracts';
 import { DeploymentModel, DeploymentRecord } from '@flops/models';
 import { ComponentExit, ComponentKind, ComponentSpec, DeploymentDriver } from './deployment-driver';
 
@@ -42,7 +43,9 @@ export const INHERITED_ENV = [
 /**
  * Runs components as child processes of this machine, each in its own process group with its
  * log in a file. The process table lives in the database, so after a restart the orchestrator
- * adopts what is still running and can always stop it: nothing is left orphaned.
+ * adopts what is still running and can always stop it: nothing is left orphaned. A component is
+ * recorded (`starting`, with a launch id) before it is started and its pid after: a crash in
+ * between leaves a record by which the next orchestrator finds the process instead of starting another.
  */
 export class LocalProcessDriver extends DeploymentDriver {
   readonly name = 'local';
@@ -70,6 +73,7 @@ export class LocalProcessDriver extends DeploymentDriver {
       this.logger.log(`${id} already running (pid ${existing.handle.pid})`);
       return;
     }
+    if (existing?.status === 'starting' && (await this.adoptStarted(existing))) return;
     const entry = resolve(this.settings.workspaceRoot, COMPONENT_ENTRY[spec.kind]);
     if (!existsSync(entry)) throw new Error(`${entry} does not exist: build the apps first (npx nx run-many -t build)`);
     const logDir = resolve(this.settings.dataDir, 'projects', spec.projectId);
@@ -79,6 +83,29 @@ export class LocalProcessDriver extends DeploymentDriver {
     const env: Record<string, string> = {};
     for (const key of INHERITED_ENV) if (process.env[key]) env[key] = process.env[key]!;
     Object.assign(env, spec.env);
+    const launchId = randomUUID();
+    env[LAUNCH_ID_VARIABLE] = launchId;
+    // Intent first: if we die between starting the process and recording its pid, the next
+    // orchestrator finds the process by its launch id rather than starting a second one.
+    await this.deployments
+      .replaceOne(
+        { _id: id },
+        {
+          _id: id,
+          projectId: spec.projectId,
+          component: spec.component,
+          driver: this.name,
+          image: spec.image,
+          status: 'starting',
+          handle: { launchId },
+          logFile,
+          exitCode: null,
+          exitSignal: null,
+          startedAt: new Date(),
+        },
+        { upsert: true },
+      )
+      .exec();
     let child: ChildProcess;
     try {
       child = spawn(process.execPath, [entry], {
@@ -97,36 +124,51 @@ export class LocalProcessDriver extends DeploymentDriver {
     child.unref(); // the orchestrator may restart while components go on training
     this.children.set(id, child);
     child.once('exit', (code, signal) => void this.exited(id, spec, code, signal));
+    if (injectedFault('orchestrator-crash-after-spawn') === spec.component) process.kill(process.pid, 'SIGKILL');
     await this.deployments
-      .replaceOne(
-        { _id: id },
-        {
-          _id: id,
-          projectId: spec.projectId,
-          component: spec.component,
-          driver: this.name,
-          image: spec.image,
-          status: 'running',
-          handle: { pid, startTicks: processStartTicks(pid) ?? undefined },
-          logFile,
-          exitCode: null,
-          exitSignal: null,
-          startedAt: new Date(),
-        },
-        { upsert: true },
+      .updateOne(
+        { _id: id, status: 'starting', 'handle.launchId': launchId },
+        { $set: { status: 'running', handle: { pid, startTicks: processStartTicks(pid) ?? undefined, launchId } } },
       )
       .exec();
     this.logger.log(`started ${id} (${spec.kind}, pid ${pid}), log ${logFile}`);
   }
 
+  /**
+   * A component recorded as starting by an orchestrator that died before recording its pid: if
+   * its process is running, record and keep it. False if it never started (or has ended).
+   */
+  private async adoptStarted(record: DeploymentRecord): Promise<boolean> {
+    const pid = record.handle.launchId ? findLaunched(record.handle.launchId) : null;
+    if (!pid) {
+      await this.markEnded(record._id, 'exited', null, null);
+      return false;
+    }
+    const startTicks = processStartTicks(pid) ?? undefined;
+    const adopted = await this.deployments
+      .updateOne(
+        { _id: record._id, status: 'starting', 'handle.launchId': record.handle.launchId },
+        { $set: { status: 'running', handle: { pid, startTicks, launchId: record.handle.launchId } } },
+      )
+      .exec();
+    if (adopted.matchedCount > 0) this.logger.log(`adopted ${record._id} (pid ${pid}), started before the orchestrator could record it`);
+    return true; // running either way: recorded now, or by whoever was faster
+  }
+
   async undeployProject(projectId: string): Promise<void> {
-    const records = await this.deployments.find({ projectId, status: { $in: ['running', 'exited'] } }).lean<DeploymentRecord[]>().exec();
+    const found = await this.deployments.find({ projectId, status: { $in: ['starting', 'running', 'exited'] } }).lean<DeploymentRecord[]>().exec();
+    // One recorded as starting has no pid yet: find its process by its launch id.
+    const records = found.map((r) =>
+      r.status === 'starting' ? { ...r, status: 'running' as const, handle: { ...r.handle, pid: findLaunched(r.handle.launchId) ?? undefined } } : r,
+    );
     // A component that exited on its own may have left children behind in its process group.
     const live = records.filter((r) => r.status === 'running' || orphanedGroupAlive(r.handle.pid));
     await Promise.all(live.map((record) => this.stop(record)));
   }
 
   async resume(): Promise<void> {
+    const starting = await this.deployments.find({ driver: this.name, status: 'starting' }).lean<DeploymentRecord[]>().exec();
+    for (const record of starting) await this.adoptStarted(record);
     const running = await this.deployments.find({ driver: this.name, status: 'running' }).lean<DeploymentRecord[]>().exec();
     for (const record of running) {
       if (this.children.has(record._id)) continue;
@@ -206,7 +248,7 @@ export class LocalProcessDriver extends DeploymentDriver {
   /** False if the component was no longer recorded as running (someone else recorded its end). */
   private async markEnded(id: string, status: 'stopped' | 'exited', code: number | null, signal: string | null): Promise<boolean> {
     const result = await this.deployments
-      .updateOne({ _id: id, status: 'running' }, { $set: { status, exitCode: code, exitSignal: signal, endedAt: new Date() } })
+      .updateOne({ _id: id, status: { $in: ['starting', 'running'] } }, { $set: { status, exitCode: code, exitSignal: signal, endedAt: new Date() } })
       .exec();
     return result.matchedCount > 0;
   }
@@ -255,6 +297,33 @@ function groupAlive(pgid: number): boolean {
     }
   }
   return false;
+}
+
+/**
+ * The process started with this launch id: the leader of its own process group (what the driver
+ * starts), not a child that inherited the variable. Scans /proc/<pid>/environ.
+ */
+export function findLaunched(launchId: string | undefined): number | null {
+  if (!launchId) return null;
+  const needle = `${LAUNCH_ID_VARIABLE}=${launchId}`;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(needle)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === Number(entry) && state !== 'Z') return Number(entry);
+    } catch {
+      /* ended meanwhile, or not ours to read */
+    }
+  }
+  return null;
 }
 
 /** Field 22 of /proc/<pid>/stat: when the process started. Tells a reused pid from ours. */

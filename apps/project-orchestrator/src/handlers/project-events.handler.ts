@@ -11,6 +11,7 @@ import {
   TrainingCompleted,
   TrainingFailed,
   TrainingStarted,
+  injectedFault,
   subscriptionFor,
 } from '@flops/contracts';
 import { Message, MqttHandlers } from '@flops/messaging';
@@ -58,9 +59,13 @@ export class ProjectEventsHandler {
 
   @EventPattern(subscriptionFor(Topics.roundCompleted))
   async roundCompleted(@Message(Topics.roundCompleted) msg: Envelope<RoundCompleted>): Promise<void> {
-    const { round, learners, samples, trainMetrics, evalMetrics, durationMs, evaluators, refused, refusals, privacy } = msg.payload;
-    // Validated class instances become plain records (nested arrays and objects included) for the store.
-    const extra = JSON.parse(JSON.stringify({ evaluators, refused, refusals, privacy })) as Pick<RoundRecord, 'evaluators' | 'refused' | 'refusals' | 'privacy'>;
+    const { round, learners, samples, trainMetrics, evalMetrics, learnerMetrics, durationMs, evaluators, refused, refusals, privacy } = msg.payload;
+    // Validated class instances become plain records (nested arrays and objects included) for the store;
+    // absent fields stay absent.
+    const extra = JSON.parse(JSON.stringify({ learnerMetrics, evaluators, refused, refusals, privacy })) as Pick<
+      RoundRecord,
+      'learnerMetrics' | 'evaluators' | 'refused' | 'refusals' | 'privacy'
+    >;
     await this.lifecycle.handle(msg.projectId, {
       kind: 'round.completed',
       round,
@@ -71,6 +76,8 @@ export class ProjectEventsHandler {
   @EventPattern(subscriptionFor(Topics.trainingCompleted))
   async trainingCompleted(@Message(Topics.trainingCompleted) msg: Envelope<TrainingCompleted>): Promise<void> {
     const { model, finalMetrics } = msg.payload;
+    // Crash tests only (FLOPS_FAULTS): the message is taken from the broker, then its handling fails.
+    if (injectedFault('orchestrator-fail-handling') === 'trainingCompleted') throw new Error('injected fault: handling trainingCompleted failed');
     await this.lifecycle.handle(msg.projectId, { kind: 'training.completed', model: { ...model }, finalMetrics });
   }
 

@@ -52,8 +52,14 @@ class RecordingEffects implements Pick<StateEffects, 'onEnter'> {
 
 class RecordingPublisher implements Pick<StateChangePublisher, 'stateChanged'> {
   readonly calls: { id: string; from: ProjectState; to: ProjectState; version: number; reason?: string }[] = [];
+  /** When set, every announcement fails with it (a broker that does not answer). */
+  failWith?: Error;
+  /** Shared with a test's effects to see what ran first. */
+  order?: string[];
 
   async stateChanged(project: ProjectRecord, from: ProjectState, reason?: string): Promise<void> {
+    this.order?.push(`announce ${project.state}`);
+    if (this.failWith) throw this.failWith;
     this.calls.push({ id: project._id, from, to: project.state, version: project.version, ...(reason ? { reason } : {}) });
   }
 }
@@ -625,5 +631,42 @@ describe('ProjectLifecycleService: effects', () => {
     expect(stored.history.map((h) => h.to)).toEqual([S.SUBMITTED, S.IMAGE_CHECK, S.DEPLOYING, S.TRAINING, S.FINALIZING, S.COMPLETED]);
     expect(stored.rounds.map((r) => r.round)).toEqual([1, 2, 3]);
     expect(stored.image?.cacheHit).toBe(true);
+  });
+});
+
+describe('ProjectLifecycleService: announcing a state change (issue 5, case 5)', () => {
+  it('runs the effect of a state before announcing it, and the follow-up after both', async () => {
+    const project = aProject({ state: S.SUBMITTED });
+    const { service, effects, publisher } = setup(project);
+    const order: string[] = [];
+    publisher.order = order;
+    effects.overrides[S.IMAGE_CHECK] = (p) => {
+      order.push(`effect ${p.state}`);
+      return { kind: 'build.started' };
+    };
+    effects.overrides[S.BUILDING] = (p) => {
+      order.push(`effect ${p.state}`);
+      return null;
+    };
+
+    await service.handle(project._id, { kind: 'start' });
+
+    expect(order).toEqual(['effect IMAGE_CHECK', 'announce IMAGE_CHECK', 'effect BUILDING', 'announce BUILDING']);
+  });
+
+  it('an announcement that fails keeps neither the effect nor the follow-up from running', async () => {
+    const project = aProject({ state: S.FINALIZING, model: aModel() });
+    const { service, store, effects, publisher } = setup(aProject({ state: S.SUBMITTED }), project);
+    publisher.failWith = new Error('publish got no acknowledgement from the broker');
+    const deploying = aProject({ state: S.BUILDING });
+    store.put(deploying);
+
+    await service.handle(deploying._id, { kind: 'build.succeeded', image: anImage() });
+    await service.handle(project._id, { kind: 'finalized' });
+
+    expect(effects.entered.filter((e) => e.id === deploying._id).map((e) => e.state)).toEqual([S.DEPLOYING]);
+    expect(store.current(deploying._id).state).toBe(S.DEPLOYING);
+    expect(store.current(project._id).state).toBe(S.COMPLETED);
+    expect(effects.entered.filter((e) => e.id === project._id).map((e) => e.state)).toEqual([S.COMPLETED]);
   });
 });

@@ -181,17 +181,18 @@ describe('RecoveryService: sweep', () => {
     const building = aProject({ state: S.BUILDING, deadlineAt: new Date(T0 - 1) });
     const training = aProject({ state: S.TRAINING, deadlineAt: new Date(T0 - 60_000) });
     const inTime = aProject({ state: S.DEPLOYING, deadlineAt: new Date(T0 + 1_000) });
-    const { recovery, store, handle, driver } = setup(building, training, inTime);
+    const { recovery, store, lifecycle, driver } = setup(building, training, inTime);
+    const deadlinePassed = jest.spyOn(lifecycle, 'deadlinePassed');
 
     await recovery.sweep(new Date(T0));
 
-    expect(handle.mock.calls).toEqual(
+    expect(deadlinePassed.mock.calls).toEqual(
       expect.arrayContaining([
-        [building._id, { kind: 'deadline.passed', state: S.BUILDING }],
-        [training._id, { kind: 'deadline.passed', state: S.TRAINING }],
+        [building._id, S.BUILDING],
+        [training._id, S.TRAINING],
       ]),
     );
-    expect(handle).toHaveBeenCalledTimes(2);
+    expect(deadlinePassed).toHaveBeenCalledTimes(2);
     expect(store.current(building._id)).toMatchObject({
       state: S.FAILED,
       failure: { stage: 'build', reason: 'deadline passed: the project stayed in BUILDING longer than allowed' },
@@ -325,18 +326,50 @@ describe('RecoveryService: component exits', () => {
     expect(mockGraceWaits).toHaveLength(0); // a known failure needs no grace
   });
 
-  it('an aggregator ending with code 0 changes nothing: it reported its outcome before it ended', async () => {
-    const project = aProject({ state: S.TRAINING });
+  it('an aggregator ending with code 0 after its completion was handled changes nothing', async () => {
+    const project = aProject({ state: S.COMPLETED, deadlineAt: null, cleanedUpAt: new Date(T0 - 30_000) });
     const { bootstrapQuietly, driver, handle, resume, store } = setup(project);
     await bootstrapQuietly();
 
     driver.exit({ projectId: project._id, component: 'aggregator', kind: 'aggregator', exitCode: 0, signal: null });
     await settle();
+    mockGraceWaits[0].release();
+    await settle();
 
     expect(handle).not.toHaveBeenCalled();
     expect(resume).not.toHaveBeenCalled();
-    expect(mockGraceWaits).toHaveLength(0);
-    expect(store.current(project._id).state).toBe(S.TRAINING);
+    expect(store.current(project._id)).toEqual(project);
+  });
+
+  it('an aggregator ending with code 0 whose completion message was lost completes the project from the stored model (issue 5, case 4)', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { bootstrapQuietly, driver, store, storeFinalModel } = setup(project);
+    await bootstrapQuietly();
+    storeFinalModel(project, { accuracy: 0.93 }); // stored and reported, but the report's handling failed
+
+    driver.exit({ projectId: project._id, component: 'aggregator', kind: 'aggregator', exitCode: 0, signal: null });
+    await settle();
+    expect(store.current(project._id).state).toBe(S.TRAINING); // the grace lets a late completion message win
+    mockGraceWaits[0].release();
+    await settle();
+
+    expect(store.current(project._id)).toMatchObject({ state: S.COMPLETED, finalMetrics: { accuracy: 0.93 } });
+  });
+
+  it('an aggregator ending with code 0 that stored no model fails a TRAINING project, saying so', async () => {
+    const project = aProject({ state: S.TRAINING });
+    const { bootstrapQuietly, driver, store } = setup(project);
+    await bootstrapQuietly();
+
+    driver.exit({ projectId: project._id, component: 'aggregator', kind: 'aggregator', exitCode: 0, signal: null });
+    await settle();
+    mockGraceWaits[0].release();
+    await settle();
+
+    expect(store.current(project._id)).toMatchObject({
+      state: S.FAILED,
+      failure: { stage: 'training', reason: 'aggregator failed: exited with code 0 but stored no model' },
+    });
   });
 
   it('an aggregator ending with an unknown status and no stored model fails the project, after the grace', async () => {
@@ -503,5 +536,41 @@ describe('RecoveryService: round records are never lost (issue 5, case 2)', () =
     const stored = store.current(project._id);
     expect(stored.state).toBe(S.COMPLETED);
     expect(stored.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe('RecoveryService: a deadline never fails a project whose model is stored (issue 5, case 4)', () => {
+  it('a TRAINING project past its deadline completes from the stored model instead of failing', async () => {
+    const project = aProject({ state: S.TRAINING, deadlineAt: new Date(T0 - 1) });
+    const { recovery, store, storeFinalModel } = setup(project);
+    storeFinalModel(project, { accuracy: 0.91 });
+
+    await recovery.sweep(new Date(T0));
+
+    expect(store.current(project._id)).toMatchObject({ state: S.COMPLETED, finalMetrics: { accuracy: 0.91 } });
+    expect(store.current(project._id).failure).toBeUndefined();
+  });
+
+  it('a FINALIZING project past its deadline with its model stored finalizes again instead of failing', async () => {
+    const project = aProject({
+      state: S.FINALIZING,
+      deadlineAt: new Date(T0 - 1),
+      model: { reference: `${REGISTRY_HOST}/flops/models/x@${MODEL_DIGEST}`, digest: MODEL_DIGEST, sizeBytes: 4096 },
+    });
+    const { recovery, store, storeFinalModel } = setup(project);
+    storeFinalModel(project, { accuracy: 0.91 });
+
+    await recovery.sweep(new Date(T0));
+
+    expect(store.current(project._id).state).toBe(S.COMPLETED);
+  });
+
+  it('a TRAINING project past its deadline without a stored model fails as before', async () => {
+    const project = aProject({ state: S.TRAINING, deadlineAt: new Date(T0 - 1) });
+    const { recovery, store } = setup(project);
+
+    await recovery.sweep(new Date(T0));
+
+    expect(store.current(project._id)).toMatchObject({ state: S.FAILED, failure: { stage: 'training' } });
   });
 });

@@ -9,7 +9,7 @@ import { StateEffects } from './state-effects';
 const SUBMISSION_GRACE_MS = 3000;
 /** A project that just ended is being cleaned up by its own transition; the sweeper only finishes stalled clean-ups. */
 const CLEAN_UP_GRACE_MS = 10_000;
-/** An adopted aggregator's completion message may still be on its way when we see it gone. */
+/** An aggregator's completion message may still be on its way (or being handled) when we see it gone. */
 const UNKNOWN_EXIT_GRACE_MS = 5_000;
 
 /**
@@ -59,9 +59,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
       // Projects are independent: one that is stuck or failing must not hold up the others.
       await Promise.all([
         ...waiting.map((p) => this.guarded(p._id, 'start', () => this.lifecycle.handle(p._id, { kind: 'start' }))),
-        ...overdue.map((p) =>
-          this.guarded(p._id, 'deadline', () => this.lifecycle.handle(p._id, { kind: 'deadline.passed', state: p.state })),
-        ),
+        ...overdue.map((p) => this.guarded(p._id, 'deadline', () => this.lifecycle.deadlinePassed(p._id, p.state))),
         ...uncleaned.map((p) => this.guarded(p._id, 'clean-up', () => this.effects.cleanUp(p))),
       ]);
     } catch (error) {
@@ -84,11 +82,12 @@ export class RecoveryService implements OnApplicationBootstrap, OnApplicationShu
       await this.guarded(projectId, 'learner exit', () => this.effects.learnerLost(projectId, component, `exited with ${how}`));
       return;
     }
-    if (clean) return; // the aggregator reported its outcome before it ended
-    if (unknown) {
-      // An adopted aggregator ended while we could not see how: the stored model, if any, tells.
+    if (clean || unknown) {
+      // It reported its outcome before it ended (clean), or we could not see how it ended (adopted);
+      // either way the report may be lost or its handling may have failed: the stored model, if any, tells.
       await sleep(UNKNOWN_EXIT_GRACE_MS);
-      await this.guarded(projectId, 'aggregator exit', () => this.lifecycle.settleAggregatorEnd(projectId, component));
+      const why = clean ? 'exited with code 0 but stored no model' : 'ended without reporting an outcome';
+      await this.guarded(projectId, 'aggregator exit', () => this.lifecycle.settleAggregatorEnd(projectId, component, why));
       return;
     }
     await this.guarded(projectId, 'aggregator exit', () =>

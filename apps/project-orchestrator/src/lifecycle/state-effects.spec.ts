@@ -133,6 +133,15 @@ describe('StateEffects: deployment', () => {
     expect(driver.deployed.map((s) => s.component)).toEqual(['aggregator', 'learner-0', 'learner-1']);
   });
 
+  it('DEPLOYING resumed after training ran to its end while we were away completes from the stored model, starting nothing', async () => {
+    const project = aProject({ state: S.DEPLOYING, image: anImage() });
+    const { effects, driver, storeFinalModel } = setup();
+    storeFinalModel(project, aModelManifest(modelAnnotations({ projectId: project._id, rounds: 3, finalMetrics: { accuracy: 0.9 } })));
+
+    await expect(effects.onEnter(project, true)).resolves.toMatchObject({ kind: 'training.completed', finalMetrics: { accuracy: 0.9 } });
+    expect(driver.deployed).toEqual([]);
+  });
+
   it('DEPLOYING without a recorded image throws and deploys nothing', async () => {
     const { effects, driver } = setup();
 

@@ -37,9 +37,13 @@ export class StateEffects {
         // The builder may have died with the request; asking again is safe (a built image is a cache hit).
         if (resumed) await this.requestBuild(project);
         return null;
-      case ProjectState.DEPLOYING:
+      case ProjectState.DEPLOYING: {
+        // Training may have run to its end while we were away: never start it all again then.
+        const outcome = resumed ? await this.trainingOutcome(project) : null;
+        if (outcome) return outcome;
         for (const spec of this.planner.plan(project)) await this.driver.deploy(spec);
         return null;
+      }
       case ProjectState.TRAINING:
         return resumed ? this.trainingOutcome(project) : null;
       case ProjectState.FINALIZING: {

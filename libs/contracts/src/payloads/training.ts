@@ -2,7 +2,7 @@ import { ArrayMaxSize, IsArray, IsDefined, IsIn, IsISO8601, IsInt, IsNumber, IsO
 import { Type } from 'class-transformer';
 import { IDENTIFIER, MAX_ID_LENGTH, MAX_ROUNDS, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
 import { UPDATE_REFUSAL_REASONS, UpdateRefusalReason } from '../update-checks';
-import { IsMetrics } from '../validators';
+import { IsLearnerMetrics, IsMetrics } from '../validators';
 
 /** aggregator → learners (retained): where the data plane is. Cleared when the project ends. */
 export class AggregatorReady {
@@ -48,6 +48,8 @@ export class RoundCompleted {
   @IsInt() @Min(0) samples!: number;
   @IsMetrics() trainMetrics!: Record<string, number>;
   @IsMetrics() evalMetrics!: Record<string, number>;
+  /** Each learner's evaluation of the new model, by learner id (absent from older aggregators). */
+  @IsOptional() @IsLearnerMetrics() learnerMetrics?: Record<string, Record<string, number>>;
   @IsInt() @Min(0) durationMs!: number;
   /** Learners asked to evaluate and that answered (fractionEvaluate). */
   @IsOptional() @IsInt() @Min(0) evaluators?: number;

@@ -138,6 +138,7 @@ export function plannerSettings(overrides: Partial<PlannerSettings> = {}): Plann
     registryNamespace: NAMESPACE,
     runtimeVersion: '0.1.0',
     logLevel: 'log',
+    logFormat: 'text',
     ...overrides,
   };
 }
