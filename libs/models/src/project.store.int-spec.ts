@@ -264,7 +264,8 @@ describe('ProjectStore (real database)', () => {
         if (!ok) badTrials.push(`trial ${trial}: ${winners.length} winner(s) [${winners.join(',')}], stored version ${stored.version}, name ${stored.name}`);
       }
       expect(badTrials).toEqual([]);
-    });
+      // 120 writes: seconds on a 2-core machine shared with other test runs.
+    }, 120_000);
 
     it('concurrent writers that each re-read and retry all land, none is lost', async () => {
       const writers = 8;
@@ -287,7 +288,7 @@ describe('ProjectStore (real database)', () => {
         }
       }
       expect(lost).toEqual([]);
-    });
+    }, 120_000);
 
     it('$set, appendRound and appendHistory land together; metrics maps round-trip', async () => {
       const p = await store.create(newProject({ state: ProjectState.TRAINING }));
