@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from 'mongoose';
-import { DeploymentRecord, connectDatabase, deploymentModel } from '@flops/models';
-import { ApiClient, PlatformUnderTest, SKLEARN_EXAMPLE_REPO, WORKSPACE_ROOT, exampleRepoCopy, infraEnv } from '@flops/testing';
+import { connectDatabase } from '@flops/models';
+import { ApiClient, PlatformUnderTest, SKLEARN_EXAMPLE_REPO, WORKSPACE_ROOT, exampleRepoCopy, infraEnv, leftoversOf, printLogsOfFailedTest } from '@flops/testing';
 
 // The first Python project creates the layered venv of the example's dependencies (a minute or more on a loaded machine).
 jest.setTimeout(1_200_000);
@@ -53,20 +53,11 @@ describe('a Python project in the original FLOps layout, end to end', () => {
     rmSync(nodeData, { recursive: true, force: true });
   });
 
-  afterEach(() => {
-    const state = expect.getState();
-    if (state.assertionCalls !== state.numPassingAsserts) {
-      for (const svc of ['project-orchestrator', 'builder-agent'] as const) {
-        console.log(`---- ${svc} log (tail)\n${platform.log(svc).split('\n').slice(-40).join('\n')}`);
-      }
-    }
-  });
+  afterEach(() => printLogsOfFailedTest(platform, ['project-orchestrator', 'builder-agent']));
 
+  /** Every component a project started has ended, and the driver recorded it. */
   async function expectNothingRunning(projectId: string): Promise<void> {
-    await waitUntil(async () => (await deploymentModel(db).countDocuments({ projectId, status: 'running' })) === 0);
-    for (const d of await deploymentModel(db).find({ projectId }).lean<DeploymentRecord[]>().exec()) {
-      expect(d.status).not.toBe('running');
-    }
+    expect(await leftoversOf(db, projectId)).toEqual([]);
   }
 
   it('builds, trains every round and ends COMPLETED within 0.05 of centralised training on the same data', async () => {
@@ -142,11 +133,3 @@ describe('a Python project in the original FLOps layout, end to end', () => {
     }
   });
 });
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

@@ -7,7 +7,7 @@ import { MqttBus } from '@flops/messaging';
 import { DeploymentRecord, connectDatabase, deploymentModel } from '@flops/models';
 import { RegistryClient, parseImageReference, pullArtifact } from '@flops/oci-registry';
 import { decodeTensors } from '@flops/tensor-codec';
-import { ApiClient, PlatformUnderTest, exampleRepoCopy, infraEnv } from '@flops/testing';
+import { ApiClient, PlatformUnderTest, exampleRepoCopy, infraEnv, leftoversOf, printLogsOfFailedTest, waitUntil } from '@flops/testing';
 
  
 const { runCentralised } = require('../examples/digits-tfjs/centralised.js') as {
@@ -50,25 +50,11 @@ describe('a FLOps project, end to end', () => {
     repo.remove();
   });
 
-  afterEach(() => {
-    const state = expect.getState();
-    if (state.assertionCalls !== state.numPassingAsserts) {
-      for (const svc of ['project-orchestrator', 'builder-agent', 'manager-api']) {
-         
-        console.log(`---- ${svc} log (tail)\n${platform.log(svc).split('\n').slice(-40).join('\n')}`);
-      }
-    }
-  });
+  afterEach(() => printLogsOfFailedTest(platform, ['project-orchestrator', 'builder-agent', 'manager-api']));
 
   /** Every component a project started has ended, and the driver recorded it. */
   async function expectNothingRunning(projectId: string): Promise<void> {
-    // The clean-up runs right after the terminal state is written; give it a moment.
-    await waitUntil(async () => (await deploymentModel(db).countDocuments({ projectId, status: 'running' })) === 0);
-    const deployments = await deploymentModel(db).find({ projectId }).lean<DeploymentRecord[]>().exec();
-    for (const d of deployments) {
-      expect(d.status).not.toBe('running');
-      expect(processAlive(d.handle.pid)).toBe(false);
-    }
+    expect(await leftoversOf(db, projectId)).toEqual([]);
   }
 
   let first: { id: string; accuracy: number; digest: string };
@@ -207,19 +193,24 @@ describe('a FLOps project, end to end', () => {
   });
 
   it('resumes a project whose orchestrator was killed while deploying, without starting anything twice', async () => {
-    const submitted = await api.submit({ repo: { url: repo.dir }, training: training({ rounds: 10, learners: 2, hyperparameters: { epochs: 1 } }) });
-    // The earliest moment we can see: deploying, or just past it.
-    await api.waitFor(submitted.id, (p) => ['DEPLOYING', 'TRAINING'].includes(p.state), 90_000);
+    // A deterministic moment inside DEPLOYING: the aggregator is recorded, learner-0 was just started
+    // and not recorded yet, learner-1 was never started.
     await platform.kill('project-orchestrator');
+    await platform.startWith('project-orchestrator', { [FAULTS_VARIABLE]: 'orchestrator-crash-after-spawn=learner-0' });
+    const submitted = await api.submit({ repo: { url: repo.dir }, training: training({ rounds: 10, learners: 2, hyperparameters: { epochs: 1 } }) });
+    expect(await platform.exited('project-orchestrator', 120_000)).toBe('SIGKILL');
+    expect((await api.get(submitted.id)).state).toBe('DEPLOYING');
     await platform.start('project-orchestrator');
 
-    const project = await api.waitForEnd(submitted.id, 120_000);
+    const project = await api.waitForEnd(submitted.id, 180_000);
+    expect(project.failure).toBeUndefined();
     expect(project.state).toBe('COMPLETED');
     expect(project.rounds.map((r) => r.round)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
-    // One aggregator and two learners, each started once: the resumed deployment adopted them.
-    const components = (await api.get(project.id)).components!;
+    const components = (await api.get(project.id)).components ?? [];
     expect(components.map((c) => c.component).sort()).toEqual(['aggregator', 'learner-0', 'learner-1']);
-    expect(platform.log('project-orchestrator').match(new RegExp(`started ${project.id}/aggregator`, 'g'))).toHaveLength(1);
+    // Each component ran as one process: the resumed deployment adopted what was started and started the rest.
+    for (const component of ['aggregator', 'learner-0', 'learner-1']) expect(processesInLog(project.id, component)).toBe(1);
+    expect(platform.log('project-orchestrator')).toMatch(new RegExp(`adopted ${project.id}/learner-0 \\(pid \\d+\\), started before`));
     await expectNothingRunning(project.id);
   });
 
@@ -354,23 +345,3 @@ describe('a FLOps project, end to end', () => {
     expect(api.checkedResponses).toBeGreaterThan(100);
   });
 });
-
-function processAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    const state = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  throw new Error('condition not met in time');
-}

@@ -236,11 +236,11 @@ apt_install() {
   fi
   mkdir -p "$INFRA_DIR"
   log "installing $* with apt-get (log: $aptlog)"
-  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$aptlog" 2>&1; then
+  if ! flock /tmp/flops-apt.lock "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$aptlog" 2>&1; then
     log "apt-get install failed, running apt-get update first"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$aptlog" 2>&1 ||
+    flock /tmp/flops-apt.lock "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$aptlog" 2>&1 ||
       die "apt-get update failed, see $aptlog"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$aptlog" 2>&1 ||
+    flock /tmp/flops-apt.lock "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$aptlog" 2>&1 ||
       die "apt-get install $* failed, see $aptlog"
   fi
 }
@@ -522,6 +522,20 @@ mlflow_up() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# 5. Container tools: podman runs components (FLOPS_DRIVER=podman) with runc (crun refuses hosts
+#    with hybrid cgroups); skopeo inspects and copies images; busybox-static makes the driver
+#    tests' probe image. Nothing is started: podman is daemonless, and the driver passes
+#    --tls-verify=false, ulimits and the runtime per call, so no global containers config changes.
+
+container_tools_up() {
+  local missing=() pair
+  for pair in podman:podman skopeo:skopeo runc:runc busybox:busybox-static; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || [[ -x "/usr/sbin/${pair%%:*}" ]] || missing+=("${pair#*:}")
+  done
+  [[ ${#missing[@]} == 0 ]] || apt_install "${missing[@]}"
+}
+
+# ---------------------------------------------------------------------------------------------
 # commands
 
 SERVICES=(mosquitto registry ferretdb mlflow)
@@ -558,6 +572,7 @@ cmd_up() {
   registry_up
   mongo_up
   mlflow_up
+  container_tools_up
   write_env
   log "all up in $((SECONDS - t0))s; data/logs in $INFRA_DIR"
   log "  MQTT      mqtt://$HOST:$MQTT_PORT       log $(svc_log mosquitto)"

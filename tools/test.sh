@@ -31,6 +31,8 @@ echo "== oracle tests (the FL engine against Flower's and dp-accounting's own co
 npx jest --selectProjects oracle --json --outputFile="$results/oracle.json" || status=1
 echo "== integration and end-to-end tests (real broker, registry, database; one at a time)"
 npx jest --selectProjects integration e2e --runInBand --forceExit --json --outputFile="$results/services.json" || status=1
+echo "== chaos tests (12 projects, 2 at a time, a random component SIGKILLed in each; FLOPS_CHAOS_SEED replays a run)"
+npx jest --selectProjects chaos --runInBand --forceExit --json --outputFile="$results/chaos.json" || status=1
 
 # The Oakestra tier needs a real Oakestra (tools/oakestra.sh, root only: its worker node runs
 # containerd and NetManager). One that is already up is used and left running; one started here

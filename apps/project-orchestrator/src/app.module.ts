@@ -12,6 +12,7 @@ import { ComponentPlanner } from './deployment/component-planner';
 import { DeploymentDriver } from './deployment/deployment-driver';
 import { LocalProcessDriver } from './deployment/local-process.driver';
 import { oakestraDriver } from './deployment/oakestra/oakestra-driver.factory';
+import { podmanDriver } from './deployment/podman/podman-driver.factory';
 import { ProjectEventsHandler } from './handlers/project-events.handler';
 import { ProjectLifecycleService } from './lifecycle/project-lifecycle.service';
 import { RecoveryService } from './lifecycle/recovery.service';
@@ -39,10 +40,17 @@ const DB = Symbol('db');
     {
       provide: DeploymentDriver,
       inject: [OrchestratorConfig, DB],
-      useFactory: (c: OrchestratorConfig, db: Connection) =>
-        c.FLOPS_DRIVER === 'oakestra'
-          ? oakestraDriver(c, deploymentModel(db))
-          : new LocalProcessDriver(deploymentModel(db), { workspaceRoot: WORKSPACE_ROOT, dataDir: resolve(WORKSPACE_ROOT, c.FLOPS_DATA_DIR) }),
+      useFactory: (c: OrchestratorConfig, db: Connection): DeploymentDriver => {
+        const dataDir = resolve(WORKSPACE_ROOT, c.FLOPS_DATA_DIR);
+        switch (c.FLOPS_DRIVER) {
+          case 'oakestra':
+            return oakestraDriver(c, deploymentModel(db));
+          case 'podman':
+            return podmanDriver(c, deploymentModel(db), dataDir);
+          case 'local':
+            return new LocalProcessDriver(deploymentModel(db), { workspaceRoot: WORKSPACE_ROOT, dataDir });
+        }
+      },
     },
     {
       provide: ComponentPlanner,

@@ -1,5 +1,5 @@
-import { IsInt, IsOptional, IsString, IsUrl, Matches, Min } from 'class-validator';
-import { IDENTIFIER } from '@flops/contracts';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Min } from 'class-validator';
+import { DEPLOYMENT_DRIVERS, DeploymentDriverName, IDENTIFIER } from '@flops/contracts';
 import { InfraConfig, IsPort } from '@flops/config';
 import { DEFAULT_DEADLINES, StateDeadlines } from '@flops/lifecycle';
 
@@ -12,9 +12,25 @@ export class OrchestratorConfig extends InfraConfig {
 
   /**
    * Which driver deploys components: `local` runs them as child processes on this machine,
-   * `oakestra` as services of an Oakestra System Manager (FLOPS_OAKESTRA_*).
+   * `podman` as podman containers on this machine (FLOPS_PODMAN_*), `oakestra` as services of an
+   * Oakestra System Manager (FLOPS_OAKESTRA_*).
    */
-  @Matches(/^(local|oakestra)$/, { message: 'must be local or oakestra' }) FLOPS_DRIVER = 'local';
+  @IsIn(DEPLOYMENT_DRIVERS) FLOPS_DRIVER: DeploymentDriverName = 'local';
+
+  /** The podman binary (FLOPS_DRIVER=podman). */
+  @IsString() FLOPS_PODMAN_BIN = 'podman';
+  /** OCI runtime of the containers: crun refuses hosts with hybrid cgroups (v1 + v2), runc runs there. */
+  @Matches(/^[\w./-]+$/) FLOPS_PODMAN_RUNTIME = 'runc';
+  /** Container network: `host` lets components reach the broker, registry and aggregator on loopback. */
+  @Matches(/^[\w.:-]+$/) FLOPS_PODMAN_NETWORK = 'host';
+  /** Ulimits of every container (`name=soft:hard`, comma-separated): podman's defaults fail on hosts with lower limits. */
+  @Matches(/^[a-z]+=\d+:\d+(,[a-z]+=\d+:\d+)*$/) FLOPS_PODMAN_ULIMITS = 'nofile=1024:1024,nproc=1024:1024';
+  /** Marks this installation's containers (default: derived from MONGO_URL and FLOPS_DB_NAME). */
+  @IsOptional() @Matches(/^[a-z0-9]{1,16}$/) FLOPS_PODMAN_OWNER?: string;
+  /** How often containers are checked for an end. */
+  @IsInt() @Min(100) FLOPS_PODMAN_POLL_MS = 1000;
+  /** Grace period between SIGTERM and SIGKILL when a container is stopped. */
+  @IsInt() @Min(0) FLOPS_PODMAN_STOP_SECONDS = 10;
 
   /** Oakestra's System Manager (root orchestrator API), e.g. `http://10.0.0.2:10000`. */
   @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) FLOPS_OAKESTRA_URL?: string;

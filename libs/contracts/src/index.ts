@@ -15,4 +15,5 @@ export * from './payloads/training';
 export * from './environment';
 export * from './data-plane';
 export * from './faults';
+export * from './deployment';
 export * from './python-worker';

@@ -17,9 +17,20 @@ export interface DeploymentRecord {
   status: DeploymentStatus;
   /**
    * Driver-specific handle: for the local driver the pid and the process start time (pid reuse
-   * guard); for the Oakestra driver the application, the service (job) and its round-robin IP.
+   * guard); for the Oakestra driver the application, the service (job) and its round-robin IP;
+   * for the podman driver the container's id and name.
    */
-  handle: { pid?: number; startTicks?: number; launchId?: string; serviceId?: string; applicationId?: string; rrIp?: string; instanceRequested?: boolean };
+  handle: {
+    pid?: number;
+    startTicks?: number;
+    launchId?: string;
+    serviceId?: string;
+    applicationId?: string;
+    rrIp?: string;
+    instanceRequested?: boolean;
+    containerId?: string;
+    containerName?: string;
+  };
   logFile?: string;
   exitCode?: number | null;
   exitSignal?: string | null;
@@ -35,7 +46,17 @@ const deploymentSchema = new Schema<DeploymentRecord>(
     driver: { type: String, required: true },
     image: { type: String, required: true },
     status: { type: String, enum: DEPLOYMENT_STATUSES, required: true, index: true },
-    handle: { pid: Number, startTicks: Number, launchId: String, serviceId: String, applicationId: String, rrIp: String, instanceRequested: Boolean },
+    handle: {
+      pid: Number,
+      startTicks: Number,
+      launchId: String,
+      serviceId: String,
+      applicationId: String,
+      rrIp: String,
+      instanceRequested: Boolean,
+      containerId: String,
+      containerName: String,
+    },
     logFile: String,
     exitCode: { type: Number, default: null },
     exitSignal: { type: String, default: null },

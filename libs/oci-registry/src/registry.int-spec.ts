@@ -24,6 +24,8 @@ import {
   sha256Digest,
 } from './index';
 
+// Many round trips per test; a loaded shared machine needs more than Jest's 5 s.
+jest.setTimeout(60_000);
 const REGISTRY_URL = process.env['FLOPS_REGISTRY_URL'] ?? 'http://127.0.0.1:5000';
 const RUN = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 const repoName = (name: string) => `flops-test/${RUN}/${name}`;

@@ -173,7 +173,8 @@ export class PlatformUnderTest {
   }
 
   private async waitHealthy(service: PlatformService): Promise<void> {
-    const deadline = Date.now() + 60_000;
+    // A restarted orchestrator resumes its projects before it listens; on a loaded machine that takes a while.
+    const deadline = Date.now() + 180_000;
     while (Date.now() < deadline) {
       if (await this.healthy(service)) return;
       if (!this.isRunning(service)) break;

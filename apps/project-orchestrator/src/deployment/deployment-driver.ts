@@ -40,3 +40,25 @@ export abstract class DeploymentDriver {
   abstract onExit(listener: (exit: ComponentExit) => void): void;
   abstract close(): Promise<void>;
 }
+
+/** The kind of a component from its name (`aggregator`, `learner-<n>`), for what a driver finds again after a restart. */
+export function componentKind(component: string): ComponentKind {
+  return component === 'aggregator' ? 'aggregator' : 'learner';
+}
+
+/** Runs a project's driver work one piece after the other (deploys and undeploys of one project must not interleave). */
+export class ProjectQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(projectId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(projectId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.tails.set(projectId, next);
+    void next
+      .finally(() => {
+        if (this.tails.get(projectId) === next) this.tails.delete(projectId);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+}

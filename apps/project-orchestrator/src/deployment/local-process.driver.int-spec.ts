@@ -24,6 +24,9 @@ import { WORKSPACE_ROOT, infraEnv } from '@flops/testing';
 import { ComponentExit, ComponentKind, ComponentSpec } from './deployment-driver';
 import { COMPONENT_ENTRY, INHERITED_ENV, LocalDriverSettings, LocalProcessDriver, isAlive, processStartTicks } from './local-process.driver';
 
+// A loaded 2-core machine: process starts, polls and database calls can take seconds.
+jest.setTimeout(60_000);
+
 const RUN = randomBytes(5).toString('hex');
 const DB_NAME = `flops_int_driver_${RUN}`;
 const MONGO_URL = infraEnv().MONGO_URL;

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { COMPONENT_TUNING, LAUNCH_ID_VARIABLE, injectedFault } from '@flops/contracts';
 import { DeploymentModel, DeploymentRecord } from '@flops/models';
-import { ComponentExit, ComponentKind, ComponentSpec, DeploymentDriver } from './deployment-driver';
+import { ComponentExit, ComponentKind, ComponentSpec, DeploymentDriver, componentKind } from './deployment-driver';
 
 export interface LocalDriverSettings {
   /** Root of the FLOps checkout whose apps the components run. */
@@ -197,7 +197,7 @@ export class LocalProcessDriver extends DeploymentDriver {
         if (isAlive(record.handle.pid, record.handle.startTicks)) continue;
         // Not recorded: it was stopped (by undeploy) between the query and now, which is no exit to report.
         if (!(await this.markEnded(record._id, 'exited', null, null))) continue;
-        this.emit({ projectId: record.projectId, component: record.component, kind: kindOf(record.component), exitCode: null, signal: null });
+        this.emit({ projectId: record.projectId, component: record.component, kind: componentKind(record.component), exitCode: null, signal: null });
       }
     } catch (error) {
       this.logger.warn(`could not check adopted components: ${String(error)}`);
@@ -254,9 +254,6 @@ export class LocalProcessDriver extends DeploymentDriver {
   }
 }
 
-function kindOf(component: string): ComponentKind {
-  return component === 'aggregator' ? 'aggregator' : 'learner';
-}
 
 /**
  * Signals the component's process group (it leads its own: `detached`). Never the bare pid: if

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { OakestraApplication, OakestraError, OakestraMicroservice } from './oakestra-api';
 import { oakestraClient, oakestraEnv, until, workerTaskLog, workerTasks } from './oakestra.oakestra-fixture';
-import { pushProbeImage } from './probe-image.fixture';
+import { pushProbeImage } from '../probe-image.fixture';
 
 jest.setTimeout(240_000);
 

@@ -10,7 +10,7 @@ import { ComponentExit, ComponentSpec } from '../deployment-driver';
 import { OakestraDriver, OakestraDriverSettings } from './oakestra.driver';
 import { oakestraClient, oakestraEnv, until, workerTaskLog, workerTasks } from './oakestra.oakestra-fixture';
 import { microservice, parseDataNodes } from './oakestra-sla';
-import { pushProbeImage } from './probe-image.fixture';
+import { pushProbeImage } from '../probe-image.fixture';
 
 jest.setTimeout(300_000);
 Logger.overrideLogger(['error', 'warn']);

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { DeploymentModel, DeploymentRecord } from '@flops/models';
-import { ComponentExit, ComponentKind, ComponentSpec, DeploymentDriver } from '../deployment-driver';
+import { ComponentExit, ComponentSpec, DeploymentDriver, ProjectQueue, componentKind } from '../deployment-driver';
 import { OakestraApi, OakestraApplication, OakestraError, OakestraService } from './oakestra-api';
 import { SlaSettings, applicationSpec, microservice, serviceName, serviceOutcome } from './oakestra-sla';
 
@@ -24,7 +24,7 @@ export class OakestraDriver extends DeploymentDriver {
   private readonly logger = new Logger(OakestraDriver.name);
   private readonly listeners: ((exit: ComponentExit) => void)[] = [];
   private readonly stopping = new Set<string>();
-  private readonly projectLocks = new Map<string, Promise<unknown>>();
+  private readonly queue = new ProjectQueue();
   private pollTimer?: NodeJS.Timeout;
   private polling = false;
   private checked?: Promise<void>;
@@ -43,11 +43,11 @@ export class OakestraDriver extends DeploymentDriver {
 
   /** Components of one project are deployed one after the other: they share one application. */
   deploy(spec: ComponentSpec): Promise<void> {
-    return this.serialized(spec.projectId, () => this.deployNow(spec));
+    return this.queue.run(spec.projectId, () => this.deployNow(spec));
   }
 
   async undeployProject(projectId: string): Promise<void> {
-    await this.serialized(projectId, async () => {
+    await this.queue.run(projectId, async () => {
       const records = await this.deployments.find({ projectId, driver: this.name }).lean<DeploymentRecord[]>().exec();
       for (const r of records) this.stopping.add(r._id);
       try {
@@ -221,7 +221,7 @@ export class OakestraDriver extends DeploymentDriver {
         if (!outcome.ended || this.stopping.has(record._id)) continue;
         if (!(await this.markEnded(record._id, 'exited', outcome.exitCode))) continue;
         this.logger.log(`${record._id} ended on Oakestra: ${outcome.detail}`);
-        this.emit({ projectId: record.projectId, component: record.component, kind: kindOf(record.component), exitCode: outcome.exitCode, signal: null });
+        this.emit({ projectId: record.projectId, component: record.component, kind: componentKind(record.component), exitCode: outcome.exitCode, signal: null });
       }
     } catch (error) {
       this.logger.warn(`could not check Oakestra services: ${String(error)}`);
@@ -240,18 +240,4 @@ export class OakestraDriver extends DeploymentDriver {
       .exec();
     return result.matchedCount > 0;
   }
-
-  private serialized<T>(projectId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.projectLocks.get(projectId) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    this.projectLocks.set(projectId, next);
-    void next.finally(() => {
-      if (this.projectLocks.get(projectId) === next) this.projectLocks.delete(projectId);
-    }).catch(() => undefined);
-    return next;
-  }
-}
-
-function kindOf(component: string): ComponentKind {
-  return component === 'aggregator' ? 'aggregator' : 'learner';
 }
