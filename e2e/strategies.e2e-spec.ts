@@ -81,7 +81,7 @@ describe('strategies, end to end', () => {
   });
 
   /**
-   * A submission, retried once when the server had just closed the idle keep-alive connection the request went
+   * A submission, retried (a few times) when the server had just closed the idle keep-alive connection the request went
    * out on (undici: "other side closed"): the request was never read, so nothing was stored.
    */
   async function submit(t: Record<string, unknown>): Promise<ProjectJson> {
@@ -90,7 +90,8 @@ describe('strategies, end to end', () => {
         return await api.submit({ repo: { url: repo.dir, ref: 'main' }, training: t });
       } catch (error) {
         const cause = (error as { cause?: { message?: string } }).cause;
-        if (attempt >= 5 || !(error instanceof TypeError) || !/other side closed/.test(cause?.message ?? '')) throw error;
+        // By name: fetch's TypeError comes from Node's realm, not the test's, so instanceof never matches.
+        if (attempt >= 5 || (error as Error).name !== 'TypeError' || !/other side closed/.test(cause?.message ?? '')) throw error;
         await sleep(500 * 2 ** attempt);
       }
     }
