@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ValidationTypes } from 'class-validator';
@@ -131,12 +133,33 @@ export async function openApiDocument(): Promise<object> {
   }
 }
 
+/** TypeScript types of the API, generated from its OpenAPI document: what libs/api-client's typed client is checked against. */
+export async function apiTypes(): Promise<string> {
+  const document = JSON.stringify(await openApiDocument());
+  // openapi-typescript is an ES module (its CommonJS build imports one too), which Jest's module
+  // loader cannot run: the generator runs in a plain Node child process, the document on stdin.
+  const script = `
+    import openapiTS, { astToString } from 'openapi-typescript';
+    let input = '';
+    for await (const chunk of process.stdin) input += chunk;
+    process.stdout.write(astToString(await openapiTS(JSON.parse(input), { alphabetize: true })));
+  `;
+  const types = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    input: document,
+    cwd: join(__dirname, '..'),
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return `// Generated from the manager API's OpenAPI document by \`npm run contracts\` (tools/contracts.ts): do not edit.\n${types}`;
+}
+
 export const CONTRACT_FILES = {
   'docs/contracts/mqtt.json': () => Promise.resolve(mqttContract()),
   'docs/contracts/components.json': () => Promise.resolve(componentsContract()),
   'docs/contracts/openapi.json': openApiDocument,
+  'libs/api-client/src/openapi.ts': apiTypes,
 } as const;
 
-export function serialise(document: object): string {
-  return `${JSON.stringify(document, null, 2)}\n`;
+export function serialise(document: object | string): string {
+  return typeof document === 'string' ? document : `${JSON.stringify(document, null, 2)}\n`;
 }

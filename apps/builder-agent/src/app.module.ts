@@ -7,11 +7,14 @@ import { BuiltImages, MongoBuiltImages, connectDatabase } from '@flops/models';
 import { RegistryClient } from '@flops/oci-registry';
 import { HealthController, MetricsController, READINESS_CHECKS, brokerCheck, databaseCheck, registryCheck } from '@flops/service-kit';
 import { BuildJournal, FileBuildJournal } from './build/build-journal';
+import { BuildLog, FileBuildLog } from './build/build-log';
 import { ImageBuilder } from './build/image-builder';
 import { BuilderConfig } from './config';
 import { BuildRequestsHandler } from './handlers/build-requests.handler';
 
 const DB = Symbol('db');
+/** dist/apps/builder-agent/ when built, apps/builder-agent/src/ in tests: three levels below the workspace. */
+const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 
 @Module({
   controllers: [HealthController, MetricsController, BuildRequestsHandler],
@@ -24,6 +27,7 @@ const DB = Symbol('db');
       inject: [BuilderConfig],
       useFactory: (c: BuilderConfig) => MqttBus.connect({ url: c.FLOPS_MQTT_URL, clientId: c.FLOPS_BUILDER_CLIENT_ID }),
     },
+    { provide: BuildLog, inject: [BuilderConfig], useFactory: (c: BuilderConfig) => new FileBuildLog(resolve(WORKSPACE_ROOT, c.FLOPS_DATA_DIR)) },
     // Beside the checkouts, which are temporary folders of their own: the journal outlives a restart.
     { provide: BuildJournal, inject: [BuilderConfig], useFactory: (c: BuilderConfig) => new FileBuildJournal(join(resolve(c.FLOPS_BUILDER_WORK_DIR), 'in-flight')) },
     {

@@ -7,11 +7,15 @@ import { DeploymentStore, ProjectStore, TrackingStore, connectDatabase } from '@
 import { RegistryClient } from '@flops/oci-registry';
 import { HealthController, MetricsController, READINESS_CHECKS, countProjectsWith, brokerCheck, databaseCheck, registryCheck } from '@flops/service-kit';
 import { ManagerConfig } from './config';
+import { resolve } from 'node:path';
+import { FileProjectLogs, ProjectLogs } from './logs/project-logs';
 import { ProjectErrorsFilter } from './projects/project-errors.filter';
 import { ProjectsController } from './projects/projects.controller';
 import { ProjectsService } from './projects/projects.service';
 
 const DB = Symbol('db');
+/** dist/apps/manager-api/ when built, apps/manager-api/src/ in tests: three levels below the workspace. */
+const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 
 @Module({
   controllers: [HealthController, MetricsController, ProjectsController],
@@ -28,6 +32,7 @@ const DB = Symbol('db');
     },
     // Short timeout: a slow registry must not hold up GET /projects/:id (availability is then 'unknown').
     { provide: RegistryClient, inject: [ManagerConfig], useFactory: (c: ManagerConfig) => new RegistryClient({ url: c.FLOPS_REGISTRY_URL, timeoutMs: 3_000 }) },
+    { provide: ProjectLogs, inject: [ManagerConfig], useFactory: (c: ManagerConfig) => new FileProjectLogs(resolve(WORKSPACE_ROOT, c.FLOPS_DATA_DIR)) },
     {
       provide: READINESS_CHECKS,
       inject: [DB, MqttBus, RegistryClient],

@@ -4,6 +4,11 @@
  */
 import { INestApplication } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { componentLogFile, projectLogDir } from '@flops/config';
+import { MODEL_ARTIFACT_TYPE } from '@flops/contracts';
+import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 import { Connection } from 'mongoose';
 import { ProjectState } from '@flops/lifecycle';
 import { ProjectStore, connectDatabase } from '@flops/models';
@@ -18,6 +23,7 @@ jest.setTimeout(30_000);
 const RUN = randomBytes(4).toString('hex');
 const DB_NAME = `flops_int_api_${RUN}`;
 const DIGEST = (c: string) => `sha256:${c.repeat(64)}`;
+const DATA_DIR = mkdtempSync(`${tmpdir()}/flops-api-logs-`);
 
 describe('manager-api: real responses against the served OpenAPI document', () => {
   let app: INestApplication;
@@ -28,7 +34,7 @@ describe('manager-api: real responses against the served OpenAPI document', () =
   let document: any;
 
   beforeAll(async () => {
-    Object.assign(process.env, infraEnv(), { FLOPS_DB_NAME: DB_NAME, FLOPS_LOG_LEVEL: 'warn' });
+    Object.assign(process.env, infraEnv(), { FLOPS_DB_NAME: DB_NAME, FLOPS_LOG_LEVEL: 'warn', FLOPS_DATA_DIR: DATA_DIR });
     app = await bootstrapService({ name: 'manager-api', module: AppModule, logLevel: 'warn', httpPort: 0, configure: configureHttp });
     base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     api = await ApiClient.checked(base);
@@ -38,6 +44,7 @@ describe('manager-api: real responses against the served OpenAPI document', () =
   });
 
   afterAll(async () => {
+    rmSync(DATA_DIR, { recursive: true, force: true });
     await app?.close();
     if (db) {
       await db.dropDatabase();
@@ -182,6 +189,61 @@ describe('manager-api: real responses against the served OpenAPI document', () =
     // the list does not ask the registry for every project
     const listed = (await api.request('GET', '/api/projects?limit=500')).json.items.find((p: { id: string }) => p.id === id);
     expect(listed.model).toEqual(model);
+  });
+
+  it('serves the logs the driver and the builder write, line by line from an offset', async () => {
+    const id = await aProjectWithEverything(ProjectState.TRAINING);
+    mkdirSync(projectLogDir(DATA_DIR, id), { recursive: true });
+    writeFileSync(componentLogFile(DATA_DIR, id, 'builder'), 'resolving repo\ngit commit abc\n');
+    writeFileSync(componentLogFile(DATA_DIR, id, 'learner-0'), 'ready\nround 1 done\nhalf a li');
+    writeFileSync(`${projectLogDir(DATA_DIR, id)}/notes.txt`, 'not a log');
+
+    const listed = await api.request('GET', `/api/projects/${id}/logs`);
+    expect(listed.json.components.map((c: { component: string; sizeBytes: number }) => [c.component, c.sizeBytes])).toEqual([
+      ['builder', 30],
+      ['learner-0', 28],
+    ]);
+    const first = await api.request('GET', `/api/projects/${id}/logs/learner-0`);
+    // the unfinished last line waits until it is complete
+    expect(first.json).toEqual({ component: 'learner-0', offset: 0, nextOffset: 19, sizeBytes: 28, lines: ['ready', 'round 1 done'] });
+    appendFileSync(componentLogFile(DATA_DIR, id, 'learner-0'), 'ne\nround 2 done\n');
+    const next = await api.request('GET', `/api/projects/${id}/logs/learner-0?offset=${first.json.nextOffset}`);
+    expect(next.json.lines).toEqual(['half a line', 'round 2 done']);
+    expect(next.json.nextOffset).toBe(next.json.sizeBytes);
+    // a chunk bound cuts at a line end
+    const big = 'x'.repeat(700);
+    writeFileSync(componentLogFile(DATA_DIR, id, 'aggregator'), `${big}\n${big}\n`);
+    const bounded = await api.request('GET', `/api/projects/${id}/logs/aggregator?limit=1024`);
+    expect([bounded.json.lines.length, bounded.json.nextOffset]).toEqual([1, 701]);
+
+    const other = await aProjectWithEverything(ProjectState.TRAINING);
+    expect((await api.request('GET', `/api/projects/${other}/logs`)).json).toEqual({ components: [] });
+    expect((await api.request('GET', `/api/projects/${id}/logs/learner-9`)).status).toBe(404);
+    expect((await api.request('GET', `/api/projects/${id}/logs/..%2Fsecret`)).status).toBe(400);
+    expect((await api.request('GET', `/api/projects/${id}/logs/builder?limit=5`)).status).toBe(400);
+    expect((await api.request('GET', '/api/projects/p0000000000000000/logs')).status).toBe(404);
+  });
+
+  it('hands out the trained model from the registry (real registry), and says when there is none', async () => {
+    const registry = new RegistryClient({ url: infraEnv().FLOPS_REGISTRY_URL });
+    const repository = `flops-test/api-${RUN}/download`;
+    const bytes = randomBytes(5000);
+    const pushed = await pushArtifact(registry, repository, 'final', { artifactType: MODEL_ARTIFACT_TYPE, blobs: [{ data: bytes, mediaType: TENSORS_MEDIA_TYPE }] });
+    const id = await aProjectWithEverything(ProjectState.COMPLETED);
+    const project = (await store.get(id))!;
+    await store.apply(id, project.version, { set: { model: { reference: `${registry.registryHost}/${repository}@${pushed.digest}`, digest: pushed.digest, sizeBytes: 5000 } } });
+
+    const res = await fetch(`${base}/api/projects/${id}/model`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain(TENSORS_MEDIA_TYPE);
+    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="everything-${id}.flt1"`);
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+
+    const untrained = await api.request('POST', '/api/projects', { repo: { url: 'https://git.example/org/digits.git' }, training: { rounds: 1, learners: 1 } });
+    expect((await api.request('GET', `/api/projects/${untrained.json.id}/model`)).status).toBe(404);
+    expect((await api.request('GET', `/api/projects/p0000000000000000/model`)).status).toBe(404);
+    expect(await registry.deleteManifest(repository, pushed.digest)).toBe(true);
+    expect((await api.request('GET', `/api/projects/${id}/model`)).status).toBe(404);
   });
 
   it('its served document is the committed one (docs/contracts/openapi.json)', async () => {

@@ -51,9 +51,6 @@ export class OrchestratorConfig extends InfraConfig {
   @IsOptional() @Matches(/^[^=;]+=[^=;]+(;[^=;]+=[^=;]+)*$/) FLOPS_OAKESTRA_DATA_NODES?: string;
   @IsInt() @Min(200) FLOPS_OAKESTRA_POLL_MS = 2000;
 
-  /** Where the local driver keeps component logs and work folders. */
-  @IsString() FLOPS_DATA_DIR = '.flops/data';
-
   /** Registry repository prefix for learner images and models, e.g. `flops` → `flops/learners/<name>`. */
   @Matches(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/) FLOPS_REGISTRY_NAMESPACE = 'flops';
 

@@ -1,4 +1,5 @@
-import { IsInt, IsOptional, IsUrl, Matches, Max, Min } from 'class-validator';
+import { join } from 'node:path';
+import { IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
 import { LOG_LEVELS, LogLevel, PlatformEnvironment } from '@flops/contracts';
 
 export { LOG_LEVELS };
@@ -23,6 +24,22 @@ export class InfraConfig extends PlatformEnvironment {
 
   /** Address the service's HTTP endpoints (health, API) bind to; 0.0.0.0 inside containers. */
   @Matches(/^[\w.:-]+$/) FLOPS_HTTP_HOST = '127.0.0.1';
+  /** This machine's FLOps data (component and build logs, work folders); relative to the workspace. */
+  @IsString() @MinLength(1) FLOPS_DATA_DIR = '.flops/data';
+}
+
+/** Where a project's logs are kept under FLOPS_DATA_DIR, one file per component (`builder` included). */
+export function projectLogDir(dataDir: string, projectId: string): string {
+  return join(dataDir, 'projects', projectId);
+}
+
+export function componentLogFile(dataDir: string, projectId: string, component: string): string {
+  return join(projectLogDir(dataDir, projectId), `${component}.log`);
+}
+
+/** The component name of a log file in projectLogDir, or null for another file. */
+export function componentOfLogFile(file: string): string | null {
+  return file.endsWith('.log') ? file.slice(0, -'.log'.length) : null;
 }
 
 /** A TCP port; 0 lets the OS choose. */

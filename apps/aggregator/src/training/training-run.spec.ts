@@ -291,6 +291,8 @@ describe('TrainingRun: a whole run', () => {
       expectCloseTo(r.trainMetrics, expectedMetrics(fleet, (i) => fitMetrics(i, r.round), (l) => l.fitSamples));
       expectCloseTo(r.evalMetrics, expectedMetrics(fleet, (i) => evalMetrics(i, r.round), (l) => l.evalSamples));
       expect(Number.isInteger(r.durationMs) && r.durationMs >= 0).toBe(true);
+      // and each learner's own evaluation of the new model, by learner id
+      expect(r.learnerMetrics).toEqual(Object.fromEntries(fleet.map((l) => [l.id, evalMetrics(l.index, r.round)])));
     });
 
     // completion reports the stored model and the last round's evaluation
@@ -488,6 +490,8 @@ describe('TrainingRun: learners that do not show up or drop out', () => {
 
     expectCloseTo(world.rounds[0].evalMetrics, expectedMetrics([fleet[1], fleet[2]], (i) => evalMetrics(i, 1), (l) => l.evalSamples));
     expectCloseTo(world.rounds[0].trainMetrics, expectedMetrics(fleet, (i) => fitMetrics(i, 1), (l) => l.fitSamples));
+    // the failed evaluator has no evaluation of its own
+    expect(Object.keys(world.rounds[0].learnerMetrics ?? {}).sort()).toEqual(['learner-1', 'learner-2']);
   });
 
   it('fails when no learner evaluated the model', async () => {

@@ -10,6 +10,8 @@ import { ResolvedSource, checkout, resolveSource } from './source';
 export interface BuildReporter {
   /** A build began; `reason` says why when an image of that tag was in the registry but could not be trusted. */
   started(image: string, sourceRevision: string, reason?: string): Promise<void>;
+  /** A line for the project's build log (what is being done, for people watching). */
+  step?(line: string): void;
 }
 
 export interface ImageBuilderSettings {
@@ -41,16 +43,18 @@ export class ImageBuilder {
   async build(request: BuildRequested, reporter: BuildReporter): Promise<BuildSucceeded> {
     const timer = new PhaseTimer();
     await mkdir(this.settings.workDir, { recursive: true });
+    reporter.step?.(`resolving ${request.repoUrl}${request.ref ? ` at ${request.ref}` : ''}`);
     const source = await timer.time('fetchMs', () => resolveSource(request.repoUrl, request.ref, this.settings.gitTimeoutMs).catch(asFetchError));
+    reporter.step?.(source.kind === 'git' ? `git commit ${source.commit!}` : 'a plain directory: its packed content is its revision');
 
     if (source.kind === 'git') {
       // The commit is known before cloning, so a cache hit costs one registry lookup.
       const tag = imageTag(source.commit!);
       const cached = await timer.time('checkMs', () => this.cached(request.imageRepository, tag));
-      if (cached.digest) return this.succeeded(request.imageRepository, tag, cached.digest, source.commit!, true, timer);
+      if (cached.digest) return this.hit(reporter, request.imageRepository, tag, cached.digest, source.commit!, timer);
       return this.once(`${request.imageRepository}:${tag}`, () =>
         this.inCheckout(source, timer, async (dir) => {
-          const layer = await timer.time('buildMs', () => this.checkAndPack(dir));
+          const layer = await timer.time('buildMs', () => this.checkAndPack(dir, reporter));
           return this.push(request, tag, source.url, source.commit!, layer, { reporter, reason: cached.distrusted }, timer);
         }),
       );
@@ -58,11 +62,11 @@ export class ImageBuilder {
 
     // A plain directory has no commit: the digest of its packed content is the revision.
     return this.inCheckout(source, timer, async (dir) => {
-      const layer = await timer.time('buildMs', () => this.checkAndPack(dir));
+      const layer = await timer.time('buildMs', () => this.checkAndPack(dir, reporter));
       const revision = `content-${layer.diffId.replace('sha256:', '').slice(0, 40)}`;
       const tag = imageTag(revision);
       const cached = await timer.time('checkMs', () => this.cached(request.imageRepository, tag));
-      if (cached.digest) return this.succeeded(request.imageRepository, tag, cached.digest, revision, true, timer);
+      if (cached.digest) return this.hit(reporter, request.imageRepository, tag, cached.digest, revision, timer);
       return this.once(`${request.imageRepository}:${tag}`, () =>
         this.push(request, tag, source.url, revision, layer, { reporter, reason: cached.distrusted }, timer),
       );
@@ -78,9 +82,18 @@ export class ImageBuilder {
     }
   }
 
-  private async checkAndPack(dir: string): Promise<Layer> {
+  private async checkAndPack(dir: string, reporter: BuildReporter): Promise<Layer> {
+    reporter.step?.(`checking the ML repo contract (${ML_REPO_CONTRACT})`);
     await checkRepoContract(dir);
-    return this.pack(dir);
+    reporter.step?.('packing the repo into one layer');
+    const layer = await this.pack(dir);
+    reporter.step?.(`packed ${layer.size} bytes (${layer.digest})`);
+    return layer;
+  }
+
+  private hit(reporter: BuildReporter, repo: string, tag: string, digest: string, revision: string, timer: PhaseTimer): BuildSucceeded {
+    reporter.step?.(`${repo}:${tag} is already in the registry (${digest}): nothing to build`);
+    return this.succeeded(repo, tag, digest, revision, true, timer);
   }
 
   /**
@@ -135,6 +148,8 @@ export class ImageBuilder {
     timer: PhaseTimer,
   ): Promise<BuildSucceeded> {
     await report.reporter.started(this.reference(request.imageRepository, tag), revision, report.reason);
+    if (report.reason) report.reporter.step?.(report.reason);
+    report.reporter.step?.(`pushing ${request.imageRepository}:${tag} to the registry`);
     const config = {
       architecture: 'amd64',
       os: 'linux',
@@ -153,6 +168,7 @@ export class ImageBuilder {
       pushImage(this.registry, request.imageRepository, tag, { config, layers: [layer] }).catch(asPushError),
     );
     this.logger.log(`pushed ${request.imageRepository}:${tag} (${result.digest}, uploaded ${result.uploaded.length} blob(s))`);
+    report.reporter.step?.(`pushed ${request.imageRepository}:${tag} (${result.digest})`);
     await this.builtImages
       .record({ repository: request.imageRepository, tag, digest: result.digest, sourceRevision: revision })
       .catch((error: unknown) => asPushError(new Error(`could not record the pushed image: ${String(error)}`)));

@@ -6,6 +6,7 @@ import { Message, MqttBus, MqttHandlers } from '@flops/messaging';
 import { Metrics } from '@flops/service-kit';
 import { BuildError } from '../build/build-errors';
 import { BuildJournal } from '../build/build-journal';
+import { BuildLog } from '../build/build-log';
 import { ImageBuilder } from '../build/image-builder';
 
 export const BUILDER_GROUP = process.env.FLOPS_BUILDER_GROUP || 'flops-builders';
@@ -25,6 +26,7 @@ export class BuildRequestsHandler implements OnApplicationBootstrap {
     private readonly builder: ImageBuilder,
     private readonly bus: MqttBus,
     private readonly journal: BuildJournal,
+    private readonly buildLog: BuildLog,
   ) {}
 
   /** Carry on with the builds an earlier run of this builder took and never answered. */
@@ -47,6 +49,7 @@ export class BuildRequestsHandler implements OnApplicationBootstrap {
     this.logger.log(
       `${projectId}: build requested for ${msg.payload.repoUrl}${msg.payload.ref ? `@${msg.payload.ref}` : ''}${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
     );
+    const step = (line: string): void => void this.buildLog.append(projectId, line);
     try {
       if (attempt > MAX_BUILD_ATTEMPTS) {
         throw new BuildError('build', `the builder stopped ${attempt - 1} times during this build; giving up`);
@@ -57,7 +60,9 @@ export class BuildRequestsHandler implements OnApplicationBootstrap {
           const delay = Number(injectedFault('builder-build-delay-ms') ?? 0); // crash tests only: a slow build
           if (delay > 0) await sleep(delay);
         },
+        step,
       });
+      step(`built ${result.image} (${result.digest})${result.cacheHit ? ', from the cache' : ''}`);
       Metrics.imageCache.inc({ result: result.cacheHit ? 'hit' : 'miss' });
       for (const [phase, ms] of [['fetch', result.durations.fetchMs], ['check', result.durations.checkMs], ['build', result.durations.buildMs], ['push', result.durations.pushMs]] as const) {
         Metrics.buildDuration.observe({ phase }, ms / 1000);
@@ -69,6 +74,7 @@ export class BuildRequestsHandler implements OnApplicationBootstrap {
           ? { phase: error.phase, reason: error.message }
           : { phase: 'build' as const, reason: error instanceof Error ? error.message : String(error) };
       this.logger.warn(`${projectId}: build failed in ${failure.phase}: ${failure.reason}`);
+      step(`build failed in ${failure.phase}: ${failure.reason}`);
       await this.bus.publish(Topics.buildFailed, projectId, { ...failure, reason: failure.reason.slice(0, MAX_REASON_LENGTH) || 'unknown error' }, messageId);
     }
     // Answered: only now may the request be forgotten (a failed publish leaves it for the next start).

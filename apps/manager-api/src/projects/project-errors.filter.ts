@@ -1,17 +1,21 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpStatus } from '@nestjs/common';
 import type { Response } from 'express';
-import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError } from './project-errors';
+import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError, ProjectPartNotFoundError, RegistryUnavailableError } from './project-errors';
 
-@Catch(ProjectNotFoundError, ProjectAlreadyEndedError, InvalidProjectError)
+type ProjectError = ProjectNotFoundError | ProjectPartNotFoundError | ProjectAlreadyEndedError | InvalidProjectError | RegistryUnavailableError;
+
+@Catch(ProjectNotFoundError, ProjectPartNotFoundError, ProjectAlreadyEndedError, InvalidProjectError, RegistryUnavailableError)
 export class ProjectErrorsFilter implements ExceptionFilter {
-  catch(error: ProjectNotFoundError | ProjectAlreadyEndedError | InvalidProjectError, host: ArgumentsHost): void {
+  catch(error: ProjectError, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
     const [status, label] =
-      error instanceof ProjectNotFoundError
+      error instanceof ProjectNotFoundError || error instanceof ProjectPartNotFoundError
         ? [HttpStatus.NOT_FOUND, 'Not Found']
         : error instanceof ProjectAlreadyEndedError
           ? [HttpStatus.CONFLICT, 'Conflict']
-          : [HttpStatus.BAD_REQUEST, 'Bad Request'];
+          : error instanceof RegistryUnavailableError
+            ? [HttpStatus.BAD_GATEWAY, 'Bad Gateway']
+            : [HttpStatus.BAD_REQUEST, 'Bad Request'];
     const message = error instanceof InvalidProjectError ? error.problems : error.message;
     response.status(status).json({ statusCode: status, error: label, message });
   }

@@ -19,3 +19,9 @@ export class InvalidProjectError extends Error {
     super(problems.join('; '));
   }
 }
+
+/** Something of a project that does not exist (yet): a component's log, the trained model. */
+export class ProjectPartNotFoundError extends Error {}
+
+/** The registry could not hand over what the project recorded there. */
+export class RegistryUnavailableError extends Error {}

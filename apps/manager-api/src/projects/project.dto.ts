@@ -115,7 +115,12 @@ export class TrainingDto {
   @IsObject()
   privacy?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ description: 'Passed to the user code', example: { epochs: 2, learningRate: 0.01 } })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { oneOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }] },
+    description: 'Passed to the user code',
+    example: { epochs: 2, learningRate: 0.01 },
+  })
   @IsOptional()
   @IsScalarRecord()
   hyperparameters?: Hyperparameters;
@@ -124,7 +129,7 @@ export class TrainingDto {
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(LIMITS.dataTags.maxItems)
-  @Matches(DATA_TAG, { each: true, message: 'each data tag must be 1-100 letters, digits, ".", "_", ":" or "-"' })
+  @Matches(DATA_TAG, { each: true, message: 'dataTags must each be 1-100 letters, digits, ".", "_", ":" or "-"' })
   dataTags?: string[];
 
   @ApiPropertyOptional({ type: 'integer', description: 'Seconds a round waits for updates', default: 300, minimum: LIMITS.roundTimeoutSeconds.min, maximum: LIMITS.roundTimeoutSeconds.max })
@@ -213,4 +218,24 @@ export class CancelProjectDto {
   @IsString()
   @MaxLength(MAX_REASON_LENGTH)
   reason?: string;
+}
+
+export const LOG_CHUNK_DEFAULT_BYTES = 64 * 1024;
+export const LOG_CHUNK_MAX_BYTES = 1024 * 1024;
+
+export class LogQuery {
+  @ApiPropertyOptional({ type: 'integer', default: 0, minimum: 0, description: 'Byte offset to read from: 0, or the nextOffset of the previous answer' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  offset?: number;
+
+  @ApiPropertyOptional({ type: 'integer', default: LOG_CHUNK_DEFAULT_BYTES, minimum: 1024, maximum: LOG_CHUNK_MAX_BYTES, description: 'Most bytes of lines to return' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(LOG_CHUNK_MAX_BYTES)
+  limit?: number;
 }

@@ -190,6 +190,24 @@ export class ProjectListView {
   @ApiProperty({ type: 'integer', description: 'Projects matching the filter, over all pages' }) total!: number;
 }
 
+export class ComponentLogView {
+  @ApiProperty({ example: 'learner-0', description: '`builder`, `aggregator` or a learner' }) component!: string;
+  @ApiProperty({ type: 'integer' }) sizeBytes!: number;
+  @ApiProperty(DATE_TIME) updatedAt!: string;
+}
+
+export class ProjectLogsView {
+  @ApiProperty({ type: ComponentLogView, isArray: true, description: 'Components with a log, by name' }) components!: ComponentLogView[];
+}
+
+export class LogChunkView {
+  @ApiProperty() component!: string;
+  @ApiProperty({ type: 'integer', description: 'Byte offset of the first line' }) offset!: number;
+  @ApiProperty({ type: 'integer', description: 'Offset to ask from next (after the last complete line)' }) nextOffset!: number;
+  @ApiProperty({ type: 'integer', description: 'Size of the whole log now' }) sizeBytes!: number;
+  @ApiProperty({ type: 'string', isArray: true, description: 'Complete lines, oldest first' }) lines!: string[];
+}
+
 /** What every refusal looks like. */
 export class ErrorView {
   @ApiProperty({ type: 'integer', example: 400 }) statusCode!: number;

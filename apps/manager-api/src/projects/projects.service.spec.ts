@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { FileProjectLogs } from '../logs/project-logs';
 import { repoSlug as nameFromRepoUrl } from '@flops/contracts';
 import type { TopicDef } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
@@ -113,7 +115,7 @@ function setup() {
   const deployments = { forProject: async () => [] } as unknown as DeploymentStore;
   const registry = new FakeRegistry();
   const tracking = { get: async () => null } as unknown as TrackingStore;
-  const service = new ProjectsService(store as unknown as ProjectStore, deployments, bus as unknown as MqttBus, registry as unknown as RegistryClient, tracking);
+  const service = new ProjectsService(store as unknown as ProjectStore, deployments, bus as unknown as MqttBus, registry as unknown as RegistryClient, new FileProjectLogs(tmpdir()), tracking);
   return { service, store, bus, registry };
 }
 

@@ -1,13 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { Topics, TrainingConfig, checkTrainingConfig, repoSlug } from '@flops/contracts';
+import { IDENTIFIER, Topics, TrainingConfig, checkTrainingConfig, repoSlug } from '@flops/contracts';
 import { ProjectState, isTerminal } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
 import { DeploymentStore, ModelRecord, ProjectStore, TrackingStore } from '@flops/models';
 import { RegistryClient, parseImageReference } from '@flops/oci-registry';
-import { CancelProjectDto, CreateProjectDto, ListProjectsQuery } from './project.dto';
-import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError } from './project-errors';
-import { ModelAvailability, ProjectDetailView, ProjectListView, ProjectView, toComponentView, toProjectView, toTrackingView } from './project.view';
+import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
+import { ProjectLogs } from '../logs/project-logs';
+import { CancelProjectDto, CreateProjectDto, LOG_CHUNK_DEFAULT_BYTES, ListProjectsQuery, LogQuery } from './project.dto';
+import { InvalidProjectError, ProjectAlreadyEndedError, ProjectNotFoundError, ProjectPartNotFoundError, RegistryUnavailableError } from './project-errors';
+import { LogChunkView, ModelAvailability, ProjectDetailView, ProjectListView, ProjectLogsView, ProjectView, toComponentView, toProjectView, toTrackingView } from './project.view';
 
 const DEFAULT_ROUND_TIMEOUT_SECONDS = 300;
 const DEFAULT_SEED = 42;
@@ -22,6 +24,7 @@ export class ProjectsService {
     private readonly deployments: DeploymentStore,
     private readonly bus: MqttBus,
     private readonly registry: RegistryClient,
+    private readonly logs: ProjectLogs,
     private readonly tracking: TrackingStore,
   ) {}
 
@@ -79,6 +82,48 @@ export class ProjectsService {
     if (isTerminal(project.state)) throw new ProjectAlreadyEndedError(id, project.state);
     await this.bus.publish(Topics.projectCancelRequested, id, request.reason ? { reason: request.reason } : {});
     return toProjectView(project);
+  }
+
+  /** The components of a project that have a log. */
+  async logComponents(id: string): Promise<ProjectLogsView> {
+    await this.existing(id);
+    const components = await this.logs.components(id);
+    return { components: components.map((c) => ({ component: c.component, sizeBytes: c.sizeBytes, updatedAt: c.updatedAt.toISOString() })) };
+  }
+
+  /** Complete lines of one component's log from an offset; follow a log by asking again from `nextOffset`. */
+  async readLog(id: string, component: string, query: LogQuery): Promise<LogChunkView> {
+    if (!IDENTIFIER.test(component)) throw new InvalidProjectError(['component must be 1-64 letters, digits, "_" or "-"']);
+    await this.existing(id);
+    const chunk = await this.logs.read(id, component, query.offset ?? 0, query.limit ?? LOG_CHUNK_DEFAULT_BYTES);
+    if (!chunk) throw new ProjectPartNotFoundError(`project ${id} has no log of ${component}`);
+    return { component: chunk.component, offset: chunk.offset, nextOffset: chunk.nextOffset, sizeBytes: chunk.sizeBytes, lines: chunk.lines };
+  }
+
+  /** The trained model's bytes (FLT1 tensors), from the registry, with a file name for it. */
+  async model(id: string): Promise<{ fileName: string; digest: string; bytes: Buffer }> {
+    const project = await this.existing(id);
+    if (!project.model) throw new ProjectPartNotFoundError(`project ${id} has no trained model (${project.state})`);
+    const { repository } = parseImageReference(project.model.reference);
+    let bytes: Buffer;
+    try {
+      // The artifact also carries the round history: only the tensors are the model.
+      const { manifest } = await this.registry.getManifest(repository, project.model.digest);
+      const tensors = manifest.layers.filter((layer) => layer.mediaType === TENSORS_MEDIA_TYPE);
+      if (tensors.length !== 1) throw new Error(`the artifact has ${tensors.length} tensor blobs, expected 1`);
+      bytes = await this.registry.getBlob(repository, tensors[0]);
+    } catch (error) {
+      const missing = await this.availability(project.model);
+      if (missing === 'missing') throw new ProjectPartNotFoundError(`the model of project ${id} is no longer in the registry (${project.model.reference})`);
+      throw new RegistryUnavailableError(`could not fetch the model of project ${id} from the registry: ${String(error)}`);
+    }
+    return { fileName: `${project.name}-${id}.flt1`, digest: project.model.digest, bytes };
+  }
+
+  private async existing(id: string) {
+    const project = await this.store.get(id);
+    if (!project) throw new ProjectNotFoundError(id);
+    return project;
   }
 
   private trainingConfig(request: CreateProjectDto): TrainingConfig {

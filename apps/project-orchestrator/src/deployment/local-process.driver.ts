@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
+import { componentLogFile, projectLogDir } from '@flops/config';
 import { COMPONENT_TUNING, LAUNCH_ID_VARIABLE, injectedFault } from '@flops/contracts';
 import { DeploymentModel, DeploymentRecord } from '@flops/models';
 import { ComponentExit, ComponentKind, ComponentSpec, DeploymentDriver, componentKind } from './deployment-driver';
@@ -76,9 +77,8 @@ export class LocalProcessDriver extends DeploymentDriver {
     if (existing?.status === 'starting' && (await this.adoptStarted(existing))) return;
     const entry = resolve(this.settings.workspaceRoot, COMPONENT_ENTRY[spec.kind]);
     if (!existsSync(entry)) throw new Error(`${entry} does not exist: build the apps first (npx nx run-many -t build)`);
-    const logDir = resolve(this.settings.dataDir, 'projects', spec.projectId);
-    mkdirSync(logDir, { recursive: true });
-    const logFile = join(logDir, `${spec.component}.log`);
+    mkdirSync(projectLogDir(this.settings.dataDir, spec.projectId), { recursive: true });
+    const logFile = componentLogFile(this.settings.dataDir, spec.projectId, spec.component);
     const logFd = openSync(logFile, 'a');
     const env: Record<string, string> = {};
     for (const key of INHERITED_ENV) if (process.env[key]) env[key] = process.env[key]!;
