@@ -9,10 +9,18 @@ import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
  */
 export class StaleTaskError extends Error {}
 
+/**
+ * The aggregator refused the update after reading it (it failed the update checks): the refusal is counted
+ * on the aggregator's side and the round goes on without it. Not a failure of the learner's task.
+ */
+export class UpdateRefusedError extends Error {}
+
 /** Binary transfers to and from the aggregator (a port; HttpDataPlaneClient is the real one). */
 export abstract class DataPlaneClient {
   /** The bytes of a model; StaleTaskError when the aggregator has moved past it. */
   abstract download(url: string): Promise<Buffer>;
+  /** A download that names this learner (SCAFFOLD's per-learner correction); never cached. */
+  abstract downloadOwn(url: string): Promise<Buffer>;
   /** Sends an encoded update; StaleTaskError when the aggregator has moved past its task. */
   abstract upload(url: string, body: Buffer): Promise<void>;
 }
@@ -36,6 +44,13 @@ export class HttpDataPlaneClient extends DataPlaneClient {
     const bytes = Buffer.from(await res.arrayBuffer());
     this.cached = { url, bytes };
     return bytes;
+  }
+
+  /** A download that names this learner (SCAFFOLD's per-learner correction); never cached. */
+  async downloadOwn(url: string): Promise<Buffer> {
+    const res = await this.withRetry(() => fetch(url, { headers: { [LEARNER_ID_HEADER]: this.learnerId }, signal: AbortSignal.timeout(this.timeoutMs) }));
+    if (!res.ok) throw await refusalError(res, `download ${url} answered ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
   }
 
   async upload(url: string, body: Buffer): Promise<void> {
@@ -79,6 +94,10 @@ async function refusalError(res: Response, what: string): Promise<Error & { code
     body = undefined;
   }
   if (!isDataPlaneErrorBody(body)) return new Error(`${what}: ${text}`);
-  const error = STALE_TASK_ERRORS.has(body.code) ? new StaleTaskError(`${what}: ${body.message}`) : new Error(`${what}: ${body.message}`);
+  const error = STALE_TASK_ERRORS.has(body.code)
+    ? new StaleTaskError(`${what}: ${body.message}`)
+    : body.code === 'update-refused'
+      ? new UpdateRefusedError(`${what}: ${body.message}`)
+      : new Error(`${what}: ${body.message}`);
   return Object.assign(error, { code: body.code, limitBytes: body.limitBytes });
 }
