@@ -3,18 +3,20 @@
  *
  *   node -r @swc-node/register bench/aggregation-memory/flops.ts --learners N --params P [--out result.f32]
  *
- * Runs the aggregator's fit-upload path (TrainingRun.receiveUpload) for N learner updates of a P-parameter
- * model: each update arrives as encoded FLT1 bytes, is decoded with `decodeTensors`, checked
- * (numSamples, layout) and folded into the real `WeightedAverage`, then dropped. At the end `result()` gives the
- * new global model, which is encoded once, as the aggregator does to serve it. Prints one JSON line on stdout.
+ * Runs the aggregator's fit-upload path (DataPlaneController.upload → TrainingRun.receiveUpload) for N learner
+ * updates of a P-parameter model: each update arrives as encoded FLT1 bytes, is written in 64 KiB chunks into one
+ * reused buffer of the fold kernel's memory (readInto, as the socket delivers it), decoded there (zero copy),
+ * checked and folded by the FL engine (AggregationEngine, FedAvg), then dropped. At the end the round's result
+ * is the new global model, encoded once, as the aggregator does to serve it. Prints one JSON line on stdout.
  * The model layout, the pseudo-random values and the sample counts are defined identically in flower.py,
  * so the two results can be compared.
  */
 import 'reflect-metadata'; // @flops/contracts (through the aggregator's domain) declares decorated classes
 import { writeSync, openSync, closeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { NamedTensor, TensorSpec, decodeTensors, elementCount, encodeTensors, sameLayout, tensorLayoutOf } from '@flops/tensor-codec';
-import { WeightedAverage } from '../../apps/aggregator/src/domain';
+import { validateStrategy } from '@flops/contracts';
+import { AggregationEngine, readInto } from '@flops/fl-engine';
+import { NamedTensor, TensorSpec, decodeTensors, elementCount, encodeTensors, tensorLayoutOf } from '@flops/tensor-codec';
 
 // ---- shared definitions (mirrored exactly in flower.py) -------------------------------------------------------
 
@@ -87,7 +89,7 @@ function rssKiB(): number {
   return Math.round(process.memoryUsage().rss / 1024);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { learners, params, out } = args();
   const layout = tensorLayoutOf(modelLayout(params));
 
@@ -102,9 +104,13 @@ function main(): void {
     offset += count;
   }
 
-  // The aggregator's state for the round: one float64 running sum. reset() writes it, so its pages are resident.
-  const sum = new WeightedAverage(layout);
-  sum.reset();
+  // The aggregator's state for the round: the engine's float64 running sum (written when the round opens, so its
+  // pages are resident), the global model, and one upload buffer in the kernel's memory, reused for every upload.
+  const engine = new AggregationEngine({ layout, strategy: validateStrategy('fedavg', {}, { minLearnersPerRound: 1, learners }).value!, learners });
+  const global = new Float32Array(params);
+  const round = engine.beginRound(1, global);
+  const upload = engine.kernel.buffer(encodeTensors(learnerTensors, { numSamples: 1, metrics: {} }).length + 64 * 1024);
+  upload.bytes().fill(0);
   const baselineRssKiB = rssKiB();
   const baselineMaxRssKiB = process.resourceUsage().maxRSS;
 
@@ -117,20 +123,22 @@ function main(): void {
     let bytes: Buffer | undefined = encodeTensors(learnerTensors, { numSamples: numSamples(k), metrics: {} });
     generateMs += performance.now() - t;
 
-    // TrainingRun.receiveUpload, fit branch: decode, check, fold into the running sum, drop.
+    // The data plane and TrainingRun.receiveUpload, fit branch: read into the kernel buffer, decode there, check
+    // and fold (EngineRound.offer), drop.
     t = performance.now();
-    const { tensors, meta } = decodeTensors(bytes);
-    const weight = meta.numSamples;
-    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 1) throw new Error('bad numSamples');
-    if (!sameLayout(layout, tensorLayoutOf(tensors))) throw new Error('layout mismatch');
-    sum.add(tensors, weight);
+    const body = bytes;
+    const view = await readInto(upload, (async function* () {
+      for (let at = 0; at < body.length; at += 65536) yield body.subarray(at, Math.min(body.length, at + 65536));
+    })());
+    const { tensors, meta } = decodeTensors(view);
+    round.offer({ learnerId: `learner-${k}`, numSamples: meta.numSamples as number, tensors });
     bytes = undefined; // the only reference: the upload is garbage from here on
     aggregateMs += performance.now() - t;
   }
   // End of the round: the new global model, encoded once to be served (TrainingRun.fitRound does the same;
   // Flower's aggregate_fit likewise serializes its result with ndarrays_to_parameters).
   const t = performance.now();
-  const result = sum.result();
+  const result = round.finish().tensors;
   const model = encodeTensors(result, { projectId: 'bench', round: 1 });
   aggregateMs += performance.now() - t;
   const peakRssKiB = process.resourceUsage().maxRSS; // read before anything below allocates
@@ -155,12 +163,12 @@ function main(): void {
   process.stdout.write(
     JSON.stringify({
       impl: 'flops',
-      path: 'decodeTensors + WeightedAverage.add (one update at a time)',
+      path: 'readInto a kernel buffer + decodeTensors + AggregationEngine FedAvg offer (one update at a time)',
       learners,
       params,
       tensors: layout.length,
       modelBytes: model.length,
-      totalWeight: sum.totalWeight,
+      totalWeight: Array.from({ length: learners }, (_, k) => numSamples(k + 1)).reduce((a, b) => a + b, 0),
       baselineRssKiB,
       baselineMaxRssKiB,
       peakRssKiB,
@@ -176,4 +184,4 @@ function main(): void {
 }
 
 // Run when started as a script; aggregation-throughput imports the shared definitions above.
-if (require.main === module) main();
+if (require.main === module) void main();

@@ -16,7 +16,8 @@
  *                     check (layout, finite, one kernel pass) and fold, through AggregationEngine
  *   engine-upload     the same plus the one copy the network costs: the update's bytes written into the kernel's
  *                     buffer in 64 KiB chunks, as the socket delivers them
- *   weighted-average  the aggregator's WeightedAverage.add (apps/aggregator/src/domain), fed decoded FLT1 tensors
+ *   weighted-average  WeightedAverage.add (apps/aggregator/src/domain), fed decoded FLT1 tensors: the aggregator's path
+ *                     before it ran the engine (engine-upload is its path now), kept for comparison
  */
 import 'reflect-metadata'; // class-validator/class-transformer decorators of @flops/contracts
 import { performance } from 'node:perf_hooks';
@@ -160,7 +161,7 @@ async function main(): Promise<void> {
   emit({ ...common, measure: 'engine-accept', bytesMovedPerUpdate: params * 24, seconds: accept(false) });
   emit({ ...common, measure: 'engine-upload', bytesMovedPerUpdate: params * 32, seconds: accept(true) });
 
-  // The aggregator's WeightedAverage, as TrainingRun uses it today: decoded tensors from ordinary buffers.
+  // WeightedAverage, the aggregator's path before the engine: decoded tensors from ordinary buffers.
   const average = new WeightedAverage(layout);
   emit({
     ...common,

@@ -221,6 +221,68 @@ async function createModelManager(ctx) {
   const weightSlots = () =>
     model.layers.flatMap((layer) => layer.weights.map((w, i) => ({ layer, name: `${layer.name}/${i}`, shape: w.shape })));
 
+  /** The tensors of a strategy input (globalWeights, scaffoldCorrection) in trainable-weight order. */
+  const slotTensors = (named, what) => {
+    const byName = new Map(named.map((t) => [t.name, t]));
+    return weightSlots().map((slot) => {
+      const t = byName.get(slot.name);
+      if (!t || !sameShape(t.shape, slot.shape)) throw new Error(`strategy.${what}: no tensor ${slot.name} of shape [${slot.shape}]`);
+      return tf.tensor(Float32Array.from(t.values), slot.shape, 'float32');
+    });
+  };
+
+  /**
+   * The learner side of FedProx and SCAFFOLD (docs/ml-repo-contract.md): a training loop of our own, since
+   * model.fit cannot change the loss or the gradients. FedProx adds (mu/2)·||w - w_global||² to the loss
+   * (with Adam, as plain fit); SCAFFOLD adds c - c_i to every gradient and takes plain SGD steps, whose
+   * learning rates it sums (the paper's local update).
+   */
+  const fitWithStrategy = async (round, hp, strategy) => {
+    const mu = strategy.proximalMu > 0 ? strategy.proximalMu : 0;
+    const scaffold = Boolean(strategy.scaffoldCorrection);
+    const variables = model.trainableWeights.map((w) => w.read());
+    const global = mu ? slotTensors(strategy.globalWeights || [], 'globalWeights') : [];
+    const correction = scaffold ? slotTensors(strategy.scaffoldCorrection, 'scaffoldCorrection') : [];
+    if (optimizer) optimizer.dispose();
+    optimizer = scaffold ? tf.train.sgd(hp.learningRate) : tf.train.adam(hp.learningRate);
+    model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    let steps = 0;
+    const metrics = { loss: NaN, accuracy: NaN };
+    try {
+      for (let epoch = 0; epoch < hp.epochs; epoch++) {
+        const order = permutation(train.size, mixSeeds(seed, round, epoch, partition.index));
+        let lossSum = 0;
+        let correct = 0;
+        for (let start = 0; start < order.length; start += hp.batchSize) {
+          const rows = Int32Array.from(order.slice(start, start + hp.batchSize));
+          const idx = tf.tensor1d(rows, 'int32');
+          const x = tf.gather(train.x, idx);
+          const y = tf.gather(train.y, idx);
+          let hits = null;
+          const { value, grads } = tf.variableGrads(() => {
+            const predicted = model.apply(x);
+            hits = tf.keep(tf.metrics.categoricalAccuracy(y, predicted).sum());
+            let loss = tf.metrics.categoricalCrossentropy(y, predicted).mean();
+            if (mu) loss = loss.add(tf.addN(variables.map((v, i) => v.sub(global[i]).square().sum())).mul(mu / 2));
+            return loss;
+          }, variables);
+          const stepGrads = scaffold ? Object.fromEntries(variables.map((v, i) => [v.name, grads[v.name].add(correction[i])])) : grads;
+          optimizer.applyGradients(stepGrads);
+          steps += 1;
+          lossSum += (await value.data())[0] * rows.length;
+          correct += (await hits.data())[0];
+          tf.dispose([idx, x, y, value, hits, ...Object.values(grads), ...(scaffold ? Object.values(stepGrads) : [])]);
+        }
+        metrics.loss = lossSum / order.length;
+        metrics.accuracy = correct / order.length;
+      }
+    } finally {
+      tf.dispose([...global, ...correction]);
+    }
+    log(`digits-mlp: round ${round} trained ${hp.epochs} epoch(s) (${mu ? `FedProx mu ${mu}` : 'SCAFFOLD'}): loss ${metrics.loss.toFixed(4)}, accuracy ${metrics.accuracy.toFixed(4)}`);
+    return { numSamples: train.size, metrics, ...(scaffold ? { scaffoldStepSizeSum: steps * hp.learningRate } : {}) };
+  };
+
   let disposed = false;
   const assertLive = () => {
     if (disposed) throw new Error('model manager has been disposed');
@@ -289,10 +351,11 @@ async function createModelManager(ctx) {
       }
     },
 
-    /** @param {{ round?: number, hyperparameters?: Hyperparameters }} [args] */
-    async fit({ round = 0, hyperparameters } = {}) {
+    /** @param {{ round?: number, hyperparameters?: Hyperparameters, strategy?: object }} [args] */
+    async fit({ round = 0, hyperparameters, strategy } = {}) {
       assertLive();
       const hp = resolveHyperparameters(baseHyperparameters, hyperparameters);
+      if (strategy && (strategy.proximalMu > 0 || strategy.scaffoldCorrection)) return fitWithStrategy(round, hp, strategy);
       // A fresh Adam each round: the incoming global weights are a new starting
       // point, and stale moment estimates from the previous local model would bias it.
       compileWith(hp.learningRate);

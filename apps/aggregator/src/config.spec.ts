@@ -12,7 +12,7 @@ const env = (overrides: Record<string, string> = {}) => ({
 
 describe('AggregatorConfig', () => {
   it('loads the environment the orchestrator sets and reads the training configuration from it', () => {
-    expect(trainingConfigOf(loadConfig(AggregatorConfig, env()))).toEqual(training);
+    expect({ ...trainingConfigOf(loadConfig(AggregatorConfig, env())) }).toEqual({ ...training, strategyParams: {}, fractionFit: 1, fractionEvaluate: 1 });
   });
 
   it.each([

@@ -191,6 +191,19 @@ export interface components {
             /** @description Git commit, or content-<digest> for a plain directory */
             sourceRevision: string;
         };
+        LearnerRefusalView: {
+            /** @description Refusals per reason (layout, num-samples, non-finite, norm-bound, strategy) */
+            byReason: {
+                [key: string]: number;
+            };
+            lastMessage: string;
+            /** @enum {string} */
+            lastReason: "layout" | "num-samples" | "non-finite" | "norm-bound" | "strategy";
+            lastRound: number;
+            learnerId: string;
+            /** @description Updates of this learner refused so far */
+            total: number;
+        };
         LogChunkView: {
             component: string;
             /** @description Complete lines, oldest first */
@@ -212,6 +225,13 @@ export interface components {
             /** @description OCI reference of the model artifact, by digest */
             reference: string;
             sizeBytes: number;
+        };
+        PrivacySpentView: {
+            delta: number;
+            /** @description ε spent so far (all finished rounds), at delta; null: unbounded (no noise) */
+            epsilon: number | null;
+            /** @description Rounds accounted */
+            rounds: number;
         };
         ProjectDetailView: {
             components: components["schemas"]["ComponentView"][];
@@ -242,6 +262,10 @@ export interface components {
             /** @description Where the trained model is stored */
             model?: components["schemas"]["ModelView"];
             name: string;
+            /** @description Central DP: the privacy spent so far */
+            privacy?: components["schemas"]["PrivacySpentView"];
+            /** @description Updates refused per learner (as of the last finished round); learners with none are absent */
+            refusals: components["schemas"]["LearnerRefusalView"][];
             repo: components["schemas"]["RepoView"];
             resources: components["schemas"]["ResourcesView"];
             /** @description Metrics of every finished round */
@@ -293,6 +317,10 @@ export interface components {
             /** @description Where the trained model is stored */
             model?: components["schemas"]["ModelView"];
             name: string;
+            /** @description Central DP: the privacy spent so far */
+            privacy?: components["schemas"]["PrivacySpentView"];
+            /** @description Updates refused per learner (as of the last finished round); learners with none are absent */
+            refusals: components["schemas"]["LearnerRefusalView"][];
             repo: components["schemas"]["RepoView"];
             resources: components["schemas"]["ResourcesView"];
             /** @description Metrics of every finished round */
@@ -341,6 +369,17 @@ export interface components {
             cpus?: number;
             memoryMiB?: number;
         };
+        RoundPrivacyView: {
+            /** @description Clipping norm used this round */
+            clipNorm: number;
+            delta: number;
+            /** @description ε spent by all rounds so far, at delta (RDP accountant); null: unbounded (no noise) */
+            epsilon: number | null;
+            /** @description ε of this round alone */
+            epsilonRound: number | null;
+            /** @description Standard deviation of the noise added to the sum of clipped updates */
+            noiseStddev: number;
+        };
         RoundView: {
             /** Format: date-time */
             at: string;
@@ -355,6 +394,8 @@ export interface components {
             evalMetrics: {
                 [key: string]: number;
             };
+            /** @description Learners that evaluated the new model */
+            evaluators?: number;
             /**
              * @description Each learner’s evaluation of the new model, by learner id (where the aggregator reported it)
              * @example {
@@ -371,6 +412,10 @@ export interface components {
             };
             /** @description Learners whose updates were averaged */
             learners: number;
+            /** @description Central DP: the privacy spent */
+            privacy?: components["schemas"]["RoundPrivacyView"];
+            /** @description Updates refused by the aggregator’s checks this round */
+            refused?: number;
             round: number;
             samples: number;
             /**
@@ -413,6 +458,16 @@ export interface components {
              */
             dataTags?: string[];
             /**
+             * @description Share of the joined learners asked to evaluate each round’s model (at least one)
+             * @default 1
+             */
+            fractionEvaluate: number;
+            /**
+             * @description Share of the joined learners asked to train each round (at least minLearnersPerRound)
+             * @default 1
+             */
+            fractionFit: number;
+            /**
              * @description Passed to the user code
              * @example {
              *       "epochs": 2,
@@ -427,8 +482,23 @@ export interface components {
              * @example 3
              */
             learners: number;
+            /** @description Refuse updates whose change to the global model has a larger L2 norm */
+            maxUpdateNorm?: number;
             /** @description Fewest updates a round accepts; defaults to all learners */
             minLearnersPerRound?: number;
+            /**
+             * @description Central differential privacy: `{ "centralDp": { "noiseMultiplier", "clipping": "fixed"|"adaptive", "clipNorm", "targetUnclippedQuantile" (0.5), "clipLearningRate" (0.2), "clippedCountStddev", "delta" (1e-5), "expectedLearnersPerRound" } }` (mean strategies only). Secure aggregation (`secureAggregation`) is refused: not carried over the wire yet.
+             * @example {
+             *       "centralDp": {
+             *         "noiseMultiplier": 0.5,
+             *         "clipping": "fixed",
+             *         "clipNorm": 5
+             *       }
+             *     }
+             */
+            privacy?: {
+                [key: string]: unknown;
+            };
             /** @example 5 */
             rounds: number;
             /**
@@ -442,23 +512,53 @@ export interface components {
              */
             seed: number;
             /**
+             * @description Aggregation strategy (Flower’s, plus SCAFFOLD)
              * @default fedavg
              * @enum {string}
              */
-            strategy: "fedavg";
+            strategy: "fedavg" | "fedprox" | "fedavgm" | "fedadagrad" | "fedadam" | "fedyogi" | "qfedavg" | "scaffold" | "fedmedian" | "fedtrimmedavg" | "krum" | "multikrum" | "bulyan";
+            /**
+             * @description The strategy's parameters (Flower's names in camelCase), validated per strategy; defaults in brackets. fedavg: none; fedprox: proximalMu (undefined); fedavgm: serverLearningRate (1), serverMomentum (0); fedadagrad: eta (0.1), etaL (0.1), tau (0.001); fedadam: eta (0.1), etaL (0.1), tau (0.001), beta1 (0.9), beta2 (0.99); fedyogi: eta (0.01), etaL (0.0316), tau (0.001), beta1 (0.9), beta2 (0.99); qfedavg: q (0.1), clientLearningRate (undefined), lossKey (loss); scaffold: globalLearningRate (1); fedmedian: none; fedtrimmedavg: beta (0.2); krum: numMalicious (0); multikrum: numMalicious (0), numToSelect (1); bulyan: numMalicious (0), selection (iterative-krum). Required: fedprox proximalMu, qfedavg clientLearningRate.
+             * @example {
+             *       "numMalicious": 1
+             *     }
+             */
+            strategyParams?: {
+                [key: string]: number | string;
+            };
         };
         TrainingView: {
             dataTags: string[];
+            fractionEvaluate: number;
+            fractionFit: number;
             hyperparameters: {
                 [key: string]: number | string | boolean;
             };
             learners: number;
+            maxUpdateNorm?: number;
             minLearnersPerRound: number;
+            /**
+             * @description Privacy options (central DP), defaults filled in
+             * @example {
+             *       "centralDp": {
+             *         "noiseMultiplier": 0.5,
+             *         "clipping": "fixed",
+             *         "clipNorm": 5
+             *       }
+             *     }
+             */
+            privacy?: {
+                [key: string]: unknown;
+            };
             rounds: number;
             roundTimeoutSeconds: number;
             seed: number;
             /** @enum {string} */
-            strategy: "fedavg";
+            strategy: "fedavg" | "fedprox" | "fedavgm" | "fedadagrad" | "fedadam" | "fedyogi" | "qfedavg" | "scaffold" | "fedmedian" | "fedtrimmedavg" | "krum" | "multikrum" | "bulyan";
+            /** @description The strategy’s parameters, defaults filled in */
+            strategyParams: {
+                [key: string]: number | string;
+            };
         };
     };
     responses: never;

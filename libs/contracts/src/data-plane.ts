@@ -1,4 +1,4 @@
-import { IsInt, IsObject, IsOptional, Matches, Min } from 'class-validator';
+import { IsInt, IsNumber, IsObject, IsOptional, Matches, Min } from 'class-validator';
 import { IDENTIFIER } from './patterns';
 
 // The aggregator's binary data plane (HTTP): learners download the global model and upload
@@ -8,6 +8,8 @@ import { IDENTIFIER } from './patterns';
 export const DATA_PLANE_ROUTES = {
   model: 'v1/models/:version',
   upload: 'v1/tasks/:taskId/uploads',
+  /** SCAFFOLD: the correction c − c_i of the learner named by LEARNER_ID_HEADER, for a fit task. */
+  correction: 'v1/tasks/:taskId/correction',
 } as const;
 
 /** The header naming the learner that uploads. */
@@ -19,6 +21,10 @@ function fill(route: string, params: Record<string, string>): string {
 
 export function modelUrl(dataUrl: string, version: string): string {
   return `${dataUrl}/${fill(DATA_PLANE_ROUTES.model, { version })}`;
+}
+
+export function correctionUrl(dataUrl: string, taskId: string): string {
+  return `${dataUrl}/${fill(DATA_PLANE_ROUTES.correction, { taskId })}`;
 }
 
 export function uploadUrl(dataUrl: string, taskId: string): string {
@@ -35,6 +41,8 @@ export const DATA_PLANE_ERRORS = {
   'takes-no-uploads': 409,
   'task-closed': 410,
   'model-not-current': 410,
+  /** The update failed the aggregator's checks (layout, finite values, norm bound, sample count, strategy): counted, not aggregated. */
+  'update-refused': 422,
   'upload-too-large': 413,
   'wrong-media-type': 415,
 } as const;
@@ -71,6 +79,8 @@ export class UpdateMeta {
   @IsInt() @Min(1) numSamples!: number;
   /** The learner's training metrics; the aggregator keeps those that are finite numbers with valid names (cleanMetrics). */
   @IsOptional() @IsObject() metrics?: Record<string, unknown>;
+  /** SCAFFOLD: the sum of the learning rates of the update's local steps (SCAFFOLD_STEP_SIZE_SUM_KEY). */
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) scaffoldStepSizeSum?: number;
 }
 
 /** What a learner's `init` upload (initial weights) says about itself. */

@@ -85,14 +85,34 @@ export interface ModelManagerContext {
   log: (message: string) => void;
 }
 
+/**
+ * What the project's strategy asks of a fit (docs/ml-repo-contract.md, "Strategies"): present only for
+ * strategies with a learner side. Tensors are in the model's layout (getWeights' names and order).
+ */
+export interface FitStrategyInputs {
+  /** FedProx: add (proximalMu / 2)·‖w − globalWeights‖² to the local loss. */
+  proximalMu?: number;
+  /** FedProx: the global model this fit started from (read only). */
+  globalWeights?: NamedTensorLike[];
+  /**
+   * SCAFFOLD: c − c_i, to add to every local gradient (g ← g + correction); fit() must then return
+   * scaffoldStepSizeSum, the sum of the learning rates of its local steps (K·η_l with a constant rate).
+   */
+  scaffoldCorrection?: NamedTensorLike[];
+}
+
+export interface FitResult {
+  numSamples: number;
+  metrics: Record<string, number>;
+  /** SCAFFOLD only: Σ of the local steps' learning rates. */
+  scaffoldStepSizeSum?: number;
+}
+
 /** What the user's `createModelManager` returns. */
 export interface ModelManager {
   getWeights(): Promise<NamedTensorLike[]>;
   setWeights(tensors: NamedTensorLike[]): Promise<void>;
-  fit(args: { round: number; hyperparameters: Record<string, number | string | boolean> }): Promise<{
-    numSamples: number;
-    metrics: Record<string, number>;
-  }>;
+  fit(args: { round: number; hyperparameters: Record<string, number | string | boolean>; strategy?: FitStrategyInputs }): Promise<FitResult>;
   evaluate(): Promise<{ numSamples: number; loss: number; accuracy: number } & Record<string, number>>;
   dispose?(): void | Promise<void>;
 }

@@ -26,12 +26,9 @@ export type EngineStrategyName = (typeof ENGINE_STRATEGIES)[number];
 /** Strategies that need every update of a round at once (memory: one model copy per update). */
 export const BUFFERED_STRATEGIES: readonly EngineStrategyName[] = ['fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'bulyan'];
 
-/** Largest `numSamples` an update may carry. With it, a float64 sum of finite float32 values can never overflow. */
-export const MAX_UPDATE_NUM_SAMPLES = 2 ** 32;
-
-/** Why the aggregator refused an update; counted per learner. */
-export const UPDATE_REFUSAL_REASONS = ['layout', 'num-samples', 'non-finite', 'norm-bound', 'strategy'] as const;
-export type UpdateRefusalReason = (typeof UPDATE_REFUSAL_REASONS)[number];
+// Kept in a module without imports: payloads import them, and this module imports the payload machinery.
+export { MAX_UPDATE_NUM_SAMPLES, UPDATE_REFUSAL_REASONS } from './update-checks';
+export type { UpdateRefusalReason } from './update-checks';
 
 // ---- the learner side (what FedProx and SCAFFOLD need from the user's training code) ----------------------
 

@@ -1,6 +1,6 @@
 import { Connection, Model, Schema } from 'mongoose';
 import { ProjectStage, ProjectState } from '@flops/lifecycle';
-import type { MlRepoLocation, ResourceHints, TrainingConfig } from '@flops/contracts';
+import type { LearnerRefusalCount, MlRepoLocation, ResourceHints, RoundPrivacy, TrainingConfig } from '@flops/contracts';
 
 export interface HistoryEntry {
   from: ProjectState | null;
@@ -19,6 +19,13 @@ export interface RoundRecord {
   /** Each learner's evaluation, by learner id, where the aggregator reported it. */
   learnerMetrics?: Record<string, Record<string, number>>;
   durationMs: number;
+  /** Learners that evaluated the round's model. */
+  evaluators?: number;
+  /** Updates refused this round, and refusals per learner over the training so far. */
+  refused?: number;
+  refusals?: LearnerRefusalCount[];
+  /** Central DP: the privacy spent. */
+  privacy?: RoundPrivacy;
   at: Date;
 }
 
@@ -79,6 +86,11 @@ const projectSchema = new Schema<ProjectRecord>(
       learners: { type: Number, required: true },
       minLearnersPerRound: { type: Number, required: true },
       strategy: { type: String, required: true },
+      strategyParams: { type: Schema.Types.Mixed, default: {} },
+      fractionFit: { type: Number, default: 1 },
+      fractionEvaluate: { type: Number, default: 1 },
+      maxUpdateNorm: { type: Number },
+      privacy: { type: Schema.Types.Mixed },
       hyperparameters: { type: Schema.Types.Mixed, default: {} },
       dataTags: { type: [String], default: [] },
       roundTimeoutSeconds: { type: Number, required: true },
@@ -109,6 +121,10 @@ const projectSchema = new Schema<ProjectRecord>(
             evalMetrics: metrics,
             learnerMetrics: { type: Schema.Types.Mixed },
             durationMs: Number,
+            evaluators: Number,
+            refused: Number,
+            refusals: { type: [Schema.Types.Mixed], default: undefined },
+            privacy: { type: Schema.Types.Mixed },
             at: Date,
           },
           // minimize: false keeps empty metric maps (`{}`) instead of dropping the fields.

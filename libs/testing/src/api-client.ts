@@ -7,7 +7,18 @@ export interface ProjectJson {
   state: string;
   version: number;
   image?: { reference: string; digest: string; cacheHit: boolean; sourceRevision: string };
-  rounds: { round: number; learners: number; evalMetrics: Record<string, number>; trainMetrics: Record<string, number> }[];
+  training?: { strategy: string; strategyParams: Record<string, unknown>; privacy?: Record<string, unknown> };
+  rounds: {
+    round: number;
+    learners: number;
+    evalMetrics: Record<string, number>;
+    trainMetrics: Record<string, number>;
+    refused?: number;
+    privacy?: { epsilon: number | null; epsilonRound: number | null; delta: number; clipNorm: number; noiseStddev: number };
+  }[];
+  /** Updates refused per learner (the aggregator's update checks). */
+  refusals?: { learnerId: string; total: number; byReason: Record<string, number>; lastReason: string; lastRound: number }[];
+  privacy?: { epsilon: number | null; delta: number; rounds: number };
   finalMetrics?: Record<string, number>;
   model?: { reference: string; digest: string; sizeBytes: number };
   failure?: { stage: string; reason: string };

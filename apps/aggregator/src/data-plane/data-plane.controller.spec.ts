@@ -3,11 +3,15 @@ import { NestFactory } from '@nestjs/core';
 import { ClientRequest, IncomingMessage, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Socket } from 'node:net';
+import { KernelBuffer, ScalarFoldKernel } from '@flops/fl-engine';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 import { DataPlaneClient } from '../../../learner/src/tasks/data-plane.client';
 import { UpdateRejectedError } from '../training/training-errors';
 import { TrainingRun } from '../training/training-run';
 import { DataPlaneController, UPLOAD_LIMITS, UploadLimits, readBody } from './data-plane.controller';
+
+// Generous: other test runs share this 2-core machine (the first engine also compiles its WebAssembly kernel).
+jest.setTimeout(60_000);
 
 /** The parts of TrainingRun the data plane uses, recording what it was asked. */
 class FakeRun {
@@ -21,8 +25,16 @@ class FakeRun {
     return this.check(taskId);
   }
 
-  receiveUpload(taskId: string, learnerId: string, bytes: Buffer): void {
-    this.received.push({ taskId, learnerId, body: bytes.toString() });
+  receiveUpload(taskId: string, learnerId: string, bytes: Uint8Array): void {
+    this.received.push({ taskId, learnerId, body: Buffer.from(bytes).toString() });
+  }
+
+  /** Fit uploads are read into buffers of the fold kernel's memory; counted to show they are reused. */
+  readonly kernel = new ScalarFoldKernel();
+  buffersAllocated = 0;
+  uploadBuffer(byteLength: number): KernelBuffer {
+    this.buffersAllocated++;
+    return this.kernel.buffer(byteLength);
   }
 }
 
@@ -151,6 +163,11 @@ describe('DataPlaneController: uploads', () => {
     const fits = startUpload(started.port, { length: 8, first: '12345678' });
     fits.req.end();
     await expect(fits.status()).resolves.toBe(202);
+    const again = startUpload(started.port, { length: 8, first: 'abcdefgh' });
+    again.req.end();
+    await expect(again.status()).resolves.toBe(202);
+    expect(run.received.map((r) => r.body)).toEqual(['12345678', 'abcdefgh']);
+    expect(run.buffersAllocated).toBe(1); // one kernel buffer, read into again and again: no copies pile up
 
     expected = undefined; // initial weights: only the configured maximum applies
     const init = startUpload(started.port, { length: 16, first: '0123456789abcdef' });
@@ -170,7 +187,7 @@ describe('DataPlaneController: uploads', () => {
     } finally {
       clearInterval(more);
     }
-    expect(run.received.map((r) => r.body)).toEqual(['12345678', '0123456789abcdef']);
+    expect(run.received.map((r) => r.body)).toEqual(['12345678', 'abcdefgh', '0123456789abcdef']);
   });
 });
 

@@ -2,6 +2,7 @@ import { Controller, Get, HttpException, Inject, Param, Post, Req, Res } from '@
 import type { Request, Response } from 'express';
 import type { IncomingMessage } from 'node:http';
 import { DATA_PLANE_ERRORS, DATA_PLANE_ROUTES, DataPlaneErrorBody, DataPlaneErrorCode, LEARNER_ID_HEADER } from '@flops/contracts';
+import { KernelBuffer, UploadTooLargeError, readInto } from '@flops/fl-engine';
 import { Metrics } from '@flops/service-kit';
 import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
 import { TrainingRun } from '../training/training-run';
@@ -31,6 +32,8 @@ export function refusal(code: DataPlaneErrorCode, message: string, extra: Partia
 @Controller()
 export class DataPlaneController {
   private readonly uploads: Semaphore;
+  /** Upload buffers in the fold kernel's memory not in use right now. */
+  private readonly spare: KernelBuffer[] = [];
 
   constructor(
     private readonly run: TrainingRun,
@@ -70,10 +73,43 @@ export class DataPlaneController {
     this.guard(() => this.run.checkUpload(taskId, learnerId));
     return this.uploads.use(async () => {
       const expected = this.guard(() => this.run.checkUpload(taskId, learnerId));
-      const body = await readBody(req, Math.min(this.limits.maxBytes, expected ?? Infinity));
-      this.guard(() => this.run.receiveUpload(taskId, learnerId, body));
-      return body.length;
+      const limit = Math.min(this.limits.maxBytes, expected ?? Infinity);
+      const buffer = expected === undefined ? undefined : this.acquire(limit);
+      if (!buffer) {
+        const body = await readBody(req, limit);
+        this.guard(() => this.run.receiveUpload(taskId, learnerId, body));
+        return body.length;
+      }
+      try {
+        // Straight into the fold kernel's memory: one copy from the socket, checked and folded where it lies.
+        const bytes = await readUpload(req, buffer);
+        this.guard(() => this.run.receiveUpload(taskId, learnerId, bytes));
+        return bytes.length;
+      } finally {
+        this.spare.push(buffer);
+      }
     });
+  }
+
+  /** SCAFFOLD: the learner's correction for a fit task. */
+  @Get(DATA_PLANE_ROUTES.correction)
+  correction(@Param('taskId') taskId: string, @Req() req: Request, @Res() res: Response): void {
+    const learnerId = req.header(LEARNER_ID_HEADER);
+    if (!learnerId) throw refusal('missing-learner-id', `${LEARNER_ID_HEADER} header is required`);
+    const bytes = this.guard(() => this.run.correctionBytes(taskId, learnerId));
+    res.status(200).type(TENSORS_MEDIA_TYPE).setHeader('Content-Length', bytes.length);
+    res.end(bytes);
+  }
+
+  /**
+   * An upload buffer of at least `byteLength` bytes: reused, so that the aggregator holds at most `concurrency`
+   * of them (the model's size does not change, so they are allocated once).
+   */
+  private acquire(byteLength: number): KernelBuffer | undefined {
+    const index = this.spare.findIndex((b) => b.byteLength >= byteLength);
+    if (index >= 0) return this.spare.splice(index, 1)[0];
+    this.spare.splice(0).forEach((b) => b.release()); // too small for this model: let them go
+    return this.run.uploadBuffer(byteLength);
   }
 
   private guard<T>(work: () => T): T {
@@ -113,6 +149,21 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
     throw refusal('upload-interrupted', `upload interrupted: ${error instanceof Error ? error.message : String(error)}`);
   }
   return Buffer.concat(chunks, size);
+}
+
+/** A fit upload read into a kernel buffer: 413 as soon as it outgrows it, like readBody. */
+async function readUpload(req: IncomingMessage, buffer: KernelBuffer): Promise<Uint8Array> {
+  const tooLarge = (): HttpException => {
+    discardRest(req);
+    return refusal('upload-too-large', `upload larger than ${buffer.byteLength} bytes`, { limitBytes: buffer.byteLength });
+  };
+  if (Number(req.headers['content-length'] ?? NaN) > buffer.byteLength) throw tooLarge();
+  try {
+    return await readInto(buffer, req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>);
+  } catch (error) {
+    if (error instanceof UploadTooLargeError) throw tooLarge();
+    throw refusal('upload-interrupted', `upload interrupted: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 function discardRest(req: IncomingMessage): void {

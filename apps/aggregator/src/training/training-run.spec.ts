@@ -69,6 +69,9 @@ function aConfig(overrides: Partial<TrainingConfig> = {}): TrainingConfig {
     learners: 3,
     minLearnersPerRound: 2,
     strategy: 'fedavg',
+    strategyParams: {},
+    fractionFit: 1,
+    fractionEvaluate: 1,
     hyperparameters: { epochs: 2, learningRate: 0.01 },
     dataTags: [],
     roundTimeoutSeconds: 30,
@@ -248,6 +251,9 @@ function rejection(fn: () => unknown): UpdateRejectedError {
 function anUpdate(values: number[] = INITIAL, meta: Record<string, unknown> = { numSamples: 10, metrics: { loss: 1 } }): Buffer {
   return encodeTensors(fromFlat(values), meta);
 }
+
+// Generous: other test runs share this 2-core machine (the first engine also compiles its WebAssembly kernel).
+jest.setTimeout(60_000);
 
 beforeAll(() => Logger.overrideLogger(false));
 
@@ -450,7 +456,7 @@ describe('TrainingRun: learners that do not show up or drop out', () => {
 
     await expect(run.run(DATA_URL)).resolves.toBe(true);
 
-    expect(world.failures).toEqual(['round 1: 1 update(s) arrived, 2 required']);
+    expect(world.failures).toEqual(['round 1: 1 update(s) accepted (0 refused), 2 required']);
     expect(world.stored).toEqual([]);
     expect(world.completed).toEqual([]);
     expect(world.kinds()).toEqual(['init', 'fit1', 'stop']);
@@ -586,14 +592,6 @@ describe('TrainingRun: uploads and downloads', () => {
     expect(rejection(() => run.receiveUpload(id, 'learner-0', Buffer.from('definitely not FLT1')))).toMatchObject({ status: 400 });
     expect(rejection(() => run.receiveUpload(id, 'learner-0', Buffer.alloc(0)))).toMatchObject({ status: 400 });
 
-    const wrongShape = encodeTensors(
-      [
-        { name: 'dense/kernel', shape: [3, 2], values: new Float32Array(6) },
-        { name: 'dense/bias', shape: [3], values: new Float32Array(3) },
-      ],
-      { numSamples: 10 },
-    );
-    const missingTensor = encodeTensors([{ name: 'dense/kernel', shape: [2, 3], values: new Float32Array(6) }], { numSamples: 10 });
     const renamed = encodeTensors(
       [
         { name: 'dense/weights', shape: [2, 3], values: new Float32Array(6) },
@@ -601,51 +599,62 @@ describe('TrainingRun: uploads and downloads', () => {
       ],
       { numSamples: 10 },
     );
-    for (const bytes of [wrongShape, missingTensor, renamed]) {
-      expect(rejection(() => run.receiveUpload(id, 'learner-0', bytes))).toMatchObject({ status: 400, message: expect.stringContaining('layout') });
-    }
-
+    // Each failed check is a counted refusal (422) and the learner's answer for the round: one case per learner here,
+    // the checks themselves are the engine's (libs/fl-engine update-guard tests).
+    expect(rejection(() => run.receiveUpload(id, 'learner-0', anUpdate(INITIAL, { learnerId: 'learner-1', numSamples: 10 })))).toMatchObject({
+      status: 400,
+      message: expect.stringContaining('from learner-1'),
+    });
+    expect(rejection(() => run.receiveUpload(id, 'learner-0', renamed))).toMatchObject({ status: 422, code: 'update-refused', message: expect.stringContaining('layout') });
+    expect(rejection(() => run.receiveUpload(id, 'learner-0', valid))).toMatchObject({ status: 409, message: expect.stringContaining('already answered') });
     const withNaN = [...INITIAL];
     withNaN[4] = Number.NaN;
-    const withInfinity = [...INITIAL];
-    withInfinity[7] = Number.POSITIVE_INFINITY;
-    for (const values of [withNaN, withInfinity]) {
-      expect(rejection(() => run.receiveUpload(id, 'learner-1', anUpdate(values)))).toMatchObject({ status: 400, message: expect.stringContaining('non-finite') });
-    }
-
-    for (const meta of [{}, { numSamples: 0 }, { numSamples: -5 }, { numSamples: 2.5 }, { numSamples: '100' }, { numSamples: null }]) {
-      expect(rejection(() => run.receiveUpload(id, 'learner-2', anUpdate(INITIAL, meta)))).toMatchObject({
-        status: 400,
-        message: expect.stringContaining('numSamples'),
-      });
-    }
-
-    run.receiveUpload(id, 'learner-0', valid);
-    expect(rejection(() => run.receiveUpload(id, 'learner-0', valid))).toMatchObject({ status: 409, message: expect.stringContaining('already answered') });
+    expect(rejection(() => run.receiveUpload(id, 'learner-1', anUpdate(withNaN)))).toMatchObject({ status: 422, message: expect.stringContaining('non-finite') });
+    expect(rejection(() => run.receiveUpload(id, 'learner-2', anUpdate(INITIAL, { numSamples: 2 ** 40 })))).toMatchObject({
+      status: 422,
+      message: expect.stringContaining('numSamples'),
+    });
     // the same refusals before the body is read
     expect(rejection(() => run.checkUpload('some-other-task', 'learner-0'))).toMatchObject({ status: 410 });
     expect(rejection(() => run.checkUpload(id, 'stranger'))).toMatchObject({ status: 409, message: expect.stringContaining('not selected') });
     expect(rejection(() => run.checkUpload(id, 'learner-0'))).toMatchObject({ status: 409, message: expect.stringContaining('already answered') });
 
-    run.stop();
+    // every learner answered, none usefully: the round cannot aggregate
     await expect(done).resolves.toBe(true);
-    expect(world.failures).toEqual([]);
+    expect(world.failures).toEqual(['round 1: 0 update(s) accepted (3 refused), 2 required']);
   });
 
-  it('a refused upload leaves the sum untouched and the learner may still send a good one', async () => {
-    const { world, run, fleet, fit, done } = await atOpenFit();
-    const bad = [...INITIAL];
-    bad[0] = Number.NaN;
-    const updateOf = (l: SimLearner) => INITIAL.map((v, j) => v + delta(l.index, 1, j));
+  it.each([
+    ['wrong shapes', () => encodeTensors([{ name: 'dense/kernel', shape: [3, 2], values: new Float32Array(6) }, { name: 'dense/bias', shape: [3], values: new Float32Array(3) }], { numSamples: 10 }), 'layout'],
+    ['a missing tensor', () => encodeTensors([{ name: 'dense/kernel', shape: [2, 3], values: new Float32Array(6) }], { numSamples: 10 }), 'layout'],
+    ['Infinity', () => anUpdate(INITIAL.map((v, j) => (j === 7 ? Number.POSITIVE_INFINITY : v))), 'non-finite'],
+    ['no numSamples', () => anUpdate(INITIAL, {}), 'num-samples'],
+    ['numSamples 0', () => anUpdate(INITIAL, { numSamples: 0 }), 'num-samples'],
+    ['numSamples 2.5', () => anUpdate(INITIAL, { numSamples: 2.5 }), 'num-samples'],
+    ['numSamples as text', () => anUpdate(INITIAL, { numSamples: '100' }), 'num-samples'],
+  ])('refuses an update with %s, counts it, and goes on without it', async (_, bytes, reason) => {
+    const fleet = aFleet(3);
+    const { world, run } = setup(fleet, aSettings({ rounds: 2, roundTimeoutSeconds: 30 }));
+    world.script = (task, learner) => (task.kind === 'fit' && task.round === 1 && learner.index === 0 ? 'silent' : 'answer');
+    world.onTask = (task) => {
+      if (task.kind === 'fit' && task.round === 1) {
+        world.rejections.push(rejection(() => run.receiveUpload(task.taskId, 'learner-0', bytes())));
+      }
+    };
+    world.joinAll();
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
 
-    expect(rejection(() => run.receiveUpload(fit.taskId, 'learner-0', anUpdate(bad, { numSamples: 1_000_000 }))).status).toBe(400);
-    expect(rejection(() => run.receiveUpload(fit.taskId, 'learner-1', anUpdate(updateOf(fleet[1]), {}))).status).toBe(400);
-    for (const l of fleet) run.receiveUpload(fit.taskId, l.id, anUpdate(updateOf(l), { numSamples: l.fitSamples }));
-
-    await world.task('evaluate', 1);
-    expectModelCloseTo(decodeTensors(run.modelBytes('r1')).tensors, expectedModel([{ round: 1, learners: fleet }]));
-    await expect(done).resolves.toBe(true);
-    expect(world.rounds[0].samples).toBe(1000);
+    expect(world.rejections).toEqual([expect.objectContaining({ status: 422, code: 'update-refused' })]);
+    // round 1 is FedAvg of the two others; learner-0 stays in and is aggregated in round 2
+    expectModelCloseTo(fromFlat(world.downloads.find((d) => d.version === 'r1')!.values), expectedModel([{ round: 1, learners: fleet.slice(1) }]));
+    expect(world.rounds.map((r) => ({ learners: r.learners, refused: r.refused }))).toEqual([
+      { learners: 2, refused: 1 },
+      { learners: 3, refused: 0 },
+    ]);
+    const counted = { learnerId: 'learner-0', total: 1, byReason: { [reason]: 1 }, lastReason: reason, lastRound: 1, lastMessage: expect.any(String) };
+    expect(world.rounds[0].refusals).toEqual([counted]);
+    expect(world.rounds[1].refusals).toEqual([counted]); // refusals are counted over the whole training
+    expect(world.completed).toHaveLength(1);
   });
 
   it('knows before reading an upload how large it can be: a fit update is the model plus a margin, initial weights unknown', async () => {
@@ -758,5 +767,84 @@ describe('TrainingRun: FLT1 update metadata (the contract’s UpdateMeta)', () =
     run.receiveUpload(fit.taskId, 'learner-0', anUpdate(INITIAL, { learnerId: 'learner-0', round: 1, numSamples: 10, metrics: { loss: 1 } }));
     run.stop();
     await expect(done).resolves.toBe(true);
+  });
+});
+
+describe('TrainingRun: the project’s strategy (the FL engine)', () => {
+  it('Krum with a poisoned learner: the poisoned update is not the one chosen', async () => {
+    const fleet = [...aFleet(3), { index: 3, id: 'learner-3', fitSamples: 100, evalSamples: 10 }];
+    const settings = aSettings({ rounds: 1, learners: 4, minLearnersPerRound: 4, strategy: 'krum', strategyParams: { numMalicious: 1 } });
+    const { world, run } = setup(fleet, settings);
+    // learner-3 sends a sign-flipped, ×100-scaled change; the honest ones send small ones
+    world.script = (task, learner) => (task.kind === 'fit' && learner.index === 3 ? 'silent' : 'answer');
+    world.onTask = (task) => {
+      if (task.kind !== 'fit') return;
+      const poisoned = INITIAL.map((v, j) => v - 100 * delta(0, task.round, j));
+      run.receiveUpload(task.taskId, 'learner-3', anUpdate(poisoned, { numSamples: 100 }));
+    };
+    world.joinAll();
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
+    const model = flat(decodeTensors(world.stored[0].model).tensors);
+    const honest = fleet.slice(0, 3).map((l) => INITIAL.map((v, j) => v + delta(l.index, 1, j)));
+    // Krum picks one honest update as is
+    expect(honest.some((u) => u.every((v, j) => Math.abs(v - model[j]) < 1e-6))).toBe(true);
+  });
+
+  it('FedProx: fit tasks carry mu; SCAFFOLD: a per-learner correction and the step-size sum', async () => {
+    const fleet = aFleet(2);
+    const prox = setup(fleet, aSettings({ rounds: 1, learners: 2, strategy: 'fedprox', strategyParams: { proximalMu: 0.1 } }));
+    prox.world.joinAll();
+    await expect(prox.run.run(DATA_URL)).resolves.toBe(true);
+    expect((await prox.world.task('fit', 1)).strategy).toEqual({ proximalMu: 0.1 });
+
+    const { world, run } = setup(fleet, aSettings({ rounds: 2, learners: 2, minLearnersPerRound: 1, strategy: 'scaffold' }));
+    world.script = (task) => (task.kind === 'fit' ? 'silent' : 'answer');
+    const corrections: number[][] = [];
+    world.onTask = (task) => {
+      if (task.kind !== 'fit') return;
+      expect(task.strategy?.scaffoldCorrectionUrl).toBe(`${DATA_URL}/v1/tasks/${task.taskId}/correction`);
+      corrections.push(flat(decodeTensors(run.correctionBytes(task.taskId, 'learner-0')).tensors));
+      const global = flat(decodeTensors(run.modelBytes(task.modelUrl!.split('/').pop()!)).tensors);
+      const update = (l: SimLearner) => anUpdate(global.map((v, j) => v + delta(l.index, task.round, j)), { numSamples: l.fitSamples, scaffoldStepSizeSum: 0.5 });
+      expect(rejection(() => run.receiveUpload(task.taskId, 'learner-0', anUpdate(global, { numSamples: 10 })))).toMatchObject({ status: 422, message: expect.stringContaining('scaffoldStepSizeSum') });
+      run.receiveUpload(task.taskId, 'learner-1', update(fleet[1]));
+    };
+    world.joinAll();
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
+    expect(corrections[0].every((v) => v === 0)).toBe(true); // c = c_i = 0 before any round
+    expect(corrections[1].some((v) => v !== 0)).toBe(true); // c moved with learner-1's update
+    expect(world.failures).toEqual([]);
+    expect(() => run.correctionBytes('no-such-task', 'learner-0')).toThrow(UpdateRejectedError);
+  });
+
+  it('central DP: each round reports the privacy spent, growing round by round', async () => {
+    const fleet = aFleet(3);
+    const { world, run } = setup(
+      fleet,
+      aSettings({ rounds: 3, learners: 3, minLearnersPerRound: 3, privacy: { centralDp: { noiseMultiplier: 1, clipping: 'fixed', clipNorm: 1, delta: 1e-5 } } as never }),
+    );
+    world.joinAll();
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
+    const spent = world.rounds.map((r) => r.privacy!);
+    expect(spent.map((p) => p.clipNorm)).toEqual([1, 1, 1]);
+    expect(spent.map((p) => p.noiseStddev)).toEqual([1, 1, 1]);
+    expect(spent[0].epsilon).toBeGreaterThan(0);
+    expect(spent[1].epsilon!).toBeGreaterThan(spent[0].epsilon!);
+    expect(spent[2].epsilon!).toBeGreaterThan(spent[1].epsilon!);
+  });
+
+  it('asks a fraction of the learners to fit (at least minLearnersPerRound) and to evaluate (at least one)', async () => {
+    const fleet = aFleet(3);
+    const { world, run } = setup(fleet, aSettings({ rounds: 2, learners: 3, minLearnersPerRound: 2, fractionFit: 0.5, fractionEvaluate: 0.4 }));
+    world.joinAll();
+    await expect(run.run(DATA_URL)).resolves.toBe(true);
+    const fits = world.tasks.filter((t) => t.kind === 'fit');
+    const evaluations = world.tasks.filter((t) => t.kind === 'evaluate');
+    expect(fits.map((t) => t.learnerIds.length)).toEqual([2, 2]);
+    expect(evaluations.map((t) => t.learnerIds.length)).toEqual([1, 1]);
+    expect(world.rounds.map((r) => [r.learners, r.evaluators])).toEqual([
+      [2, 1],
+      [2, 1],
+    ]);
   });
 });

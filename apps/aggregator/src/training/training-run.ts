@@ -1,22 +1,31 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import {
+  FitInstructions,
+  LearnerRefusalCount,
   LearnerTask,
   LearnerTaskKind,
   ModelMeta,
   RoundCompleted,
   RoundHistoryEntry,
+  RoundPrivacy,
+  SCAFFOLD_STEP_SIZE_SUM_KEY,
   StoredModel,
+  StrategyChoice,
   TrainingCompleted,
   TrainingConfig,
   UpdateMeta,
   cleanMetrics,
+  correctionUrl,
   modelUrl,
+  strategyOf,
   uploadUrl,
   validatePayload,
 } from '@flops/contracts';
-import { NamedTensor, TensorCodecError, decodeTensors, encodeTensors, sameLayout, tensorLayoutOf, TensorLayout } from '@flops/tensor-codec';
-import { AggregationError, WeightedAverage, weightedMean } from '../domain';
+import { AggregationEngine, EngineRound, InsufficientUpdatesError, KernelBuffer, RoundReport, UpdateRefusedError } from '@flops/fl-engine';
+import { NamedTensor, TensorCodecError, decodeTensors, encodeTensors, tensorLayoutOf } from '@flops/tensor-codec';
+import { weightedMean } from '../domain';
+import { sampleLearners } from './sampling';
 import { Signal, TrainingAbortedError } from './wait';
 import { TrainingFailedError, UpdateRejectedError } from './training-errors';
 
@@ -73,8 +82,13 @@ export class TrainingRun {
   /** Learners that failed or went silent, with why: they are not asked again, and failures cite them. */
   private readonly dropped = new Map<string, string>();
   private task?: OpenTask;
-  private layout?: TensorLayout;
-  private sum?: WeightedAverage;
+  private readonly strategy: StrategyChoice;
+  /** The FL engine (strategy, update checks, central DP), created once the model's layout is known. */
+  private engine?: AggregationEngine;
+  /** The current global model as one flat vector (the engine's view of it). */
+  private global?: Float32Array;
+  private engineRound?: EngineRound;
+  private refusedThisRound = 0;
   private fitResults: FitResult[] = [];
   private evalResults: { learnerId: string; weight: number; metrics: Record<string, number> }[] = [];
   /** The current global model, encoded once and served to every learner. */
@@ -85,7 +99,9 @@ export class TrainingRun {
   constructor(
     private readonly settings: TrainingRunSettings,
     private readonly ports: TrainingPorts,
-  ) {}
+  ) {
+    this.strategy = strategyOf(settings.config);
+  }
 
   // ---- inputs -------------------------------------------------------------------------------
 
@@ -143,8 +159,33 @@ export class TrainingRun {
     return task.kind === 'fit' && this.model ? this.model.bytes.length + UPLOAD_HEADER_MARGIN_BYTES : undefined;
   }
 
-  /** An upload from the data plane: initial weights (`init`) or an update (`fit`). */
-  receiveUpload(taskId: string, learnerId: string, bytes: Buffer): void {
+  /**
+   * A buffer in the fold kernel's memory to read a fit upload into (readInto): the update is then checked and
+   * folded where it lies. Undefined before the engine exists (initial weights are read into a plain buffer).
+   */
+  uploadBuffer(byteLength: number): KernelBuffer | undefined {
+    return this.engine?.kernel.buffer(byteLength);
+  }
+
+  /**
+   * SCAFFOLD: the learner's correction c − c_i for the open fit task, as FLT1 bytes. Throws UpdateRejectedError
+   * when the task is not open, not a fit task, or the learner was not asked.
+   */
+  correctionBytes(taskId: string, learnerId: string): Buffer {
+    const task = this.task;
+    if (!task || task.id !== taskId) throw new UpdateRejectedError('task-closed', `task ${taskId} is not open`);
+    if (task.kind !== 'fit' || !task.selected.has(learnerId)) throw new UpdateRejectedError('not-selected', `${learnerId} has no correction for task ${taskId}`);
+    const correction = this.engine?.correction(learnerId);
+    if (!correction) throw new UpdateRejectedError('takes-no-uploads', `the strategy ${this.strategy.name} has no corrections`);
+    return encodeTensors(correction, { ...this.modelMeta(task.round) });
+  }
+
+  /**
+   * An upload from the data plane: initial weights (`init`) or an update (`fit`). A fit update that fails the
+   * engine's checks (layout, finite values, sample count, norm bound, strategy) is refused with
+   * `update-refused`, counted against the learner, and counts as its answer: the round does not wait for it.
+   */
+  receiveUpload(taskId: string, learnerId: string, bytes: Uint8Array): void {
     this.checkUpload(taskId, learnerId);
     const task = this.task!;
     let tensors: NamedTensor[];
@@ -155,25 +196,24 @@ export class TrainingRun {
       throw new UpdateRejectedError('invalid-update', error instanceof TensorCodecError ? error.message : String(error));
     }
     if (task.kind === 'init') {
-      const sum = new WeightedAverage(tensorLayoutOf(tensors));
-      try {
-        sum.add(tensors, 1); // the checks every update gets: a usable layout, no NaN or Infinity
-      } catch (error) {
-        throw new UpdateRejectedError('invalid-update', error instanceof AggregationError ? error.message : String(error));
-      }
-      sum.reset();
-      this.layout = sum.layout;
-      this.sum = sum;
-      this.model = { version: 'r0', bytes: encodeTensors(tensors, { ...this.modelMeta(0) }) };
+      this.initialWeights(tensors);
     } else {
-      const { numSamples, metrics } = this.updateMeta(meta, learnerId, task.round);
-      if (!this.layout || !sameLayout(this.layout, tensorLayoutOf(tensors))) {
-        throw new UpdateRejectedError('invalid-update', 'the update does not have the layout of the global model');
-      }
+      const { numSamples, metrics, scaffoldStepSizeSum } = this.updateMeta(meta, learnerId, task.round);
       try {
-        this.sum!.add(tensors, numSamples);
+        this.engineRound!.offer({
+          learnerId,
+          numSamples,
+          tensors,
+          metrics: cleanMetrics(metrics),
+          meta: scaffoldStepSizeSum === undefined ? {} : { [SCAFFOLD_STEP_SIZE_SUM_KEY]: scaffoldStepSizeSum },
+        });
       } catch (error) {
-        throw new UpdateRejectedError('invalid-update', error instanceof AggregationError ? error.message : String(error));
+        if (!(error instanceof UpdateRefusedError)) throw error;
+        this.refusedThisRound += 1;
+        task.answered.add(learnerId);
+        this.signal.notify();
+        this.logger.warn(`round ${task.round}: refused the update of ${learnerId} (${error.reason}): ${error.message}`);
+        throw new UpdateRejectedError('update-refused', `update refused (${error.reason}): ${error.message}`);
       }
       this.fitResults.push({ learnerId, numSamples, metrics: cleanMetrics(metrics) });
     }
@@ -181,13 +221,40 @@ export class TrainingRun {
     this.signal.notify();
   }
 
+  /** The first model: its layout sets up the engine, and it must be usable (a valid layout, finite values). */
+  private initialWeights(tensors: NamedTensor[]): void {
+    const { config } = this.settings;
+    let engine: AggregationEngine;
+    let global: Float32Array;
+    try {
+      engine = new AggregationEngine({
+        layout: tensorLayoutOf(tensors),
+        strategy: this.strategy,
+        learners: config.learners,
+        guard: config.maxUpdateNorm === undefined ? {} : { maxUpdateNorm: config.maxUpdateNorm },
+        ...(config.privacy?.centralDp ? { centralDp: config.privacy.centralDp } : {}),
+      });
+      global = engine.shape.flatten(tensors);
+    } catch (error) {
+      throw new UpdateRejectedError('invalid-update', `unusable initial weights: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (!Number.isFinite(engine.kernel.sumOfSquares(global))) throw new UpdateRejectedError('invalid-update', 'the initial weights have NaN or infinite values');
+    this.engine = engine;
+    this.global = global;
+    this.model = { version: 'r0', bytes: encodeTensors(tensors, { ...this.modelMeta(0) }) };
+  }
+
   stop(): void {
     this.abort.abort();
   }
 
-  /** The update's FLT1 metadata, checked against the contract: it must be about this learner and round. */
-  private updateMeta(meta: Record<string, unknown>, learnerId: string, round: number): UpdateMeta {
-    const { value, problems } = validatePayload(UpdateMeta, meta);
+  /**
+   * The update's FLT1 metadata, checked against the contract: it must be about this learner and round. The
+   * sample count is left to the engine's checks, so an absurd one is a counted refusal like any bad update.
+   */
+  private updateMeta(meta: Record<string, unknown>, learnerId: string, round: number): Omit<UpdateMeta, 'numSamples'> & { numSamples: number } {
+    const { numSamples, ...rest } = meta;
+    const { value, problems } = validatePayload(UpdateMeta, { ...rest, numSamples: 1 });
     if (!value) throw new UpdateRejectedError('invalid-update', `invalid update metadata: ${problems.map((p) => `meta.${p}`).join('; ')}`);
     if (value.learnerId !== undefined && value.learnerId !== learnerId) {
       throw new UpdateRejectedError('invalid-update', `the update is from ${value.learnerId}, not ${learnerId}`);
@@ -195,7 +262,7 @@ export class TrainingRun {
     if (value.round !== undefined && value.round !== round) {
       throw new UpdateRejectedError('invalid-update', `the update is for round ${value.round}, not ${round}`);
     }
-    return value;
+    return { ...value, numSamples: numSamples as number };
   }
 
   private modelMeta(round: number): ModelMeta {
@@ -252,9 +319,12 @@ export class TrainingRun {
     const history: RoundHistoryEntry[] = [];
     for (let round = 1; round <= config.rounds; round++) {
       const started = Date.now();
-      const fit = await this.fitRound(round);
-      evalMetrics = await this.evaluateRound(round);
+      const refusedBefore = this.engine!.refusals.total;
+      const { fit, report } = await this.fitRound(round);
+      const evaluation = await this.evaluateRound(round);
+      evalMetrics = evaluation.metrics;
       const learnerMetrics = Object.fromEntries(this.evalResults.map((r) => [r.learnerId, { ...r.metrics }]));
+      const privacy = privacyOf(report);
       const completed: RoundCompleted = {
         round,
         learners: fit.length,
@@ -263,10 +333,14 @@ export class TrainingRun {
         evalMetrics,
         learnerMetrics,
         durationMs: Date.now() - started,
+        evaluators: evaluation.evaluators,
+        refused: this.engine!.refusals.total - refusedBefore,
+        refusals: this.refusalCounts(),
+        ...(privacy ? { privacy } : {}),
       };
       history.push({ ...completed, at: new Date().toISOString() });
       await this.ports.roundCompleted(completed);
-      this.logger.log(`round ${round}/${config.rounds} done: ${JSON.stringify(evalMetrics)}`);
+      this.logger.log(`round ${round}/${config.rounds} done: ${JSON.stringify(evalMetrics)}${privacy ? `, ε ${privacy.epsilon?.toPrecision(4) ?? '∞'}` : ''}`);
     }
     const stored = await this.ports.storeModel(this.model!.bytes, { rounds: config.rounds, finalMetrics: evalMetrics, history });
     await this.ports.trainingCompleted({ rounds: config.rounds, finalMetrics: evalMetrics, model: stored });
@@ -285,36 +359,75 @@ export class TrainingRun {
     throw new TrainingFailedError(`no learner sent initial weights${this.droppedReasons()}`);
   }
 
-  private async fitRound(round: number): Promise<FitResult[]> {
-    this.sum!.reset();
+  private async fitRound(round: number): Promise<{ fit: FitResult[]; report: RoundReport }> {
+    const { config } = this.settings;
     this.fitResults = [];
-    const task = await this.open('fit', round, [...this.joined], { modelUrl: true, uploadUrl: true });
+    this.refusedThisRound = 0;
+    // The round is open before the task goes out: an update can arrive as soon as the task is published.
+    this.engineRound = this.engine!.beginRound(round, this.global!);
+    const selected = sampleLearners([...this.joined], config.fractionFit ?? 1, config.minLearnersPerRound, config.seed, round);
+    const task = await this.open('fit', round, selected, { modelUrl: true, uploadUrl: true, strategy: (id) => this.fitInstructions(id) });
     await this.signal.until(() => this.allAnswered(task), this.roundTimeoutMs(), this.abort.signal);
-    if (this.sum!.count < this.settings.config.minLearnersPerRound) {
+    const accepted = this.engineRound.count;
+    if (accepted < config.minLearnersPerRound) {
       throw new TrainingFailedError(
-        `round ${round}: ${this.sum!.count} update(s) arrived, ${this.settings.config.minLearnersPerRound} required${this.droppedReasons()}`,
+        `round ${round}: ${accepted} update(s) accepted (${this.refusedThisRound} refused), ${config.minLearnersPerRound} required${this.droppedReasons()}`,
       );
     }
     this.dropSilent(task);
-    this.model = {
-      version: `r${round}`,
-      bytes: encodeTensors(this.sum!.result(), { ...this.modelMeta(round) }),
-    };
-    return this.fitResults;
+    let outcome;
+    try {
+      outcome = this.engineRound.finish();
+    } catch (error) {
+      if (error instanceof InsufficientUpdatesError) throw new TrainingFailedError(`round ${round}: ${error.message}`);
+      throw error;
+    }
+    this.global = outcome.model;
+    this.model = { version: `r${round}`, bytes: encodeTensors(outcome.tensors, { ...this.modelMeta(round) }) };
+    return { fit: this.fitResults, report: outcome.report };
   }
 
-  private async evaluateRound(round: number): Promise<Record<string, number>> {
+  /** What the strategy asks of the learners' training (the same for every learner of a task). */
+  private fitInstructions(taskId: string): FitInstructions | undefined {
+    const hints = this.engine!.fitHints('');
+    const instructions: FitInstructions = {
+      ...(hints.proximalMu !== undefined ? { proximalMu: hints.proximalMu } : {}),
+      ...(hints.scaffoldCorrection ? { scaffoldCorrectionUrl: correctionUrl(this.dataUrl, taskId) } : {}),
+    };
+    return Object.keys(instructions).length ? instructions : undefined;
+  }
+
+  private refusalCounts(): LearnerRefusalCount[] {
+    return Object.entries(this.engine!.refusals.snapshot()).map(([learnerId, r]) => ({
+      learnerId,
+      total: r.total,
+      byReason: { ...r.byReason },
+      lastReason: r.last.reason,
+      lastRound: r.last.round,
+      lastMessage: r.last.message,
+    }));
+  }
+
+  private async evaluateRound(round: number): Promise<{ metrics: Record<string, number>; evaluators: number }> {
     this.evalResults = [];
-    const task = await this.open('evaluate', round, [...this.joined], { modelUrl: true });
+    const { config } = this.settings;
+    const selected = sampleLearners([...this.joined], config.fractionEvaluate ?? 1, 1, config.seed + 1, round);
+    const task = await this.open('evaluate', round, selected, { modelUrl: true });
     await this.signal.until(() => this.allAnswered(task), this.roundTimeoutMs(), this.abort.signal);
     if (this.evalResults.length === 0) throw new TrainingFailedError(`round ${round}: no learner evaluated the model${this.droppedReasons()}`);
-    return weightedMean(this.evalResults);
+    return { metrics: weightedMean(this.evalResults), evaluators: this.evalResults.length };
   }
 
-  private async open(kind: LearnerTaskKind, round: number, learners: string[], urls: { modelUrl?: boolean; uploadUrl?: boolean }): Promise<OpenTask> {
+  private async open(
+    kind: LearnerTaskKind,
+    round: number,
+    learners: string[],
+    urls: { modelUrl?: boolean; uploadUrl?: boolean; strategy?: (taskId: string) => FitInstructions | undefined },
+  ): Promise<OpenTask> {
     const task: OpenTask = { id: randomUUID(), kind, round, selected: new Set(learners), answered: new Set() };
     this.task = task;
     const base = this.dataUrl;
+    const strategy = urls.strategy?.(task.id);
     await this.ports.publishTask({
       taskId: task.id,
       kind,
@@ -323,6 +436,7 @@ export class TrainingRun {
       ...(urls.modelUrl ? { modelUrl: modelUrl(base, this.model!.version) } : {}),
       ...(urls.uploadUrl ? { uploadUrl: uploadUrl(base, task.id) } : {}),
       hyperparameters: this.settings.config.hyperparameters,
+      ...(strategy ? { strategy } : {}),
     });
     return task;
   }
@@ -347,4 +461,12 @@ export class TrainingRun {
   private roundTimeoutMs(): number {
     return this.settings.config.roundTimeoutSeconds * 1000;
   }
+}
+
+/** Central DP's figures from a round's report, when the engine ran it under central DP. */
+function privacyOf(report: RoundReport): RoundPrivacy | undefined {
+  const { epsilonTotal, epsilonRound, delta, clipNorm, noiseStddev } = report;
+  if (typeof epsilonTotal !== 'number') return undefined;
+  const finite = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+  return { epsilon: finite(epsilonTotal), epsilonRound: finite(epsilonRound), delta: Number(delta), clipNorm: Number(clipNorm), noiseStddev: Number(noiseStddev) };
 }

@@ -9,6 +9,12 @@ import { TENSORS_MEDIA_TYPE } from '@flops/tensor-codec';
  */
 export class StaleTaskError extends Error {}
 
+/**
+ * The aggregator refused the update after reading it (it failed the update checks): the refusal is counted
+ * on the aggregator's side and the round goes on without it. Not a failure of the learner's task.
+ */
+export class UpdateRefusedError extends Error {}
+
 /** Binary transfers to and from the aggregator, retried on network faults (not on refusals). */
 export class DataPlaneClient {
   private cached?: { url: string; bytes: Buffer };
@@ -26,6 +32,13 @@ export class DataPlaneClient {
     const bytes = Buffer.from(await res.arrayBuffer());
     this.cached = { url, bytes };
     return bytes;
+  }
+
+  /** A download that names this learner (SCAFFOLD's per-learner correction); never cached. */
+  async downloadOwn(url: string): Promise<Buffer> {
+    const res = await this.withRetry(() => fetch(url, { headers: { [LEARNER_ID_HEADER]: this.learnerId }, signal: AbortSignal.timeout(this.timeoutMs) }));
+    if (!res.ok) throw await refusalError(res, `download ${url} answered ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
   }
 
   async upload(url: string, body: Buffer): Promise<void> {
@@ -69,6 +82,10 @@ async function refusalError(res: Response, what: string): Promise<Error & { code
     body = undefined;
   }
   if (!isDataPlaneErrorBody(body)) return new Error(`${what}: ${text}`);
-  const error = STALE_TASK_ERRORS.has(body.code) ? new StaleTaskError(`${what}: ${body.message}`) : new Error(`${what}: ${body.message}`);
+  const error = STALE_TASK_ERRORS.has(body.code)
+    ? new StaleTaskError(`${what}: ${body.message}`)
+    : body.code === 'update-refused'
+      ? new UpdateRefusedError(`${what}: ${body.message}`)
+      : new Error(`${what}: ${body.message}`);
   return Object.assign(error, { code: body.code, limitBytes: body.limitBytes });
 }

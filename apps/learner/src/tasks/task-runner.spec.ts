@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { LearnerTask, ModelManager } from '@flops/contracts';
 import { NamedTensor, decodeTensors, encodeTensors } from '@flops/tensor-codec';
-import { DataPlaneClient, StaleTaskError } from './data-plane.client';
+import { DataPlaneClient, StaleTaskError, UpdateRefusedError } from './data-plane.client';
 import { LearnerPorts, TaskRunner } from './task-runner';
 
 const LEARNER = 'learner-0';
@@ -51,6 +51,7 @@ function aLearner(idleTimeoutMs = 60_000) {
   const dataPlane = {
     download: jest.fn(async (_url: string): Promise<Buffer> => MODEL),
     upload: jest.fn(async (_url: string, body: Buffer): Promise<void> => void uploads.push(body)),
+    downloadOwn: jest.fn(async (_url: string): Promise<Buffer> => encodeTensors([{ name: 'dense/kernel', shape: [2], values: Float32Array.from([0.5, -0.5]) }])),
   };
   const ports: LearnerPorts = {
     join: async () => undefined,
@@ -174,6 +175,42 @@ describe('TaskRunner: failures', () => {
 
     expect(learner.dataPlane.upload).toHaveBeenCalledTimes(2);
     expect(learner.events).toEqual([`evaluated ${evaluate.taskId}`]);
+    expect(learner.failures).toEqual([]);
+  });
+});
+
+describe('TaskRunner: the strategy’s learner side', () => {
+  it('FedProx: fit gets mu and the global model it started from', async () => {
+    const learner = aLearner();
+    learner.runner.task({ ...aTask('fit'), strategy: { proximalMu: 0.3 } });
+    await until(() => learner.uploads.length === 1, 'the update');
+    const [args] = learner.manager.fit.mock.calls[0] as unknown as [{ strategy: { proximalMu: number; globalWeights: NamedTensor[] } }];
+    expect(args.strategy.proximalMu).toBe(0.3);
+    expect(args.strategy.globalWeights.map((t) => Array.from(t.values))).toEqual([[1, 2]]);
+  });
+
+  it('SCAFFOLD: fit gets its correction, and the update carries the step-size sum; without one the task fails', async () => {
+    const learner = aLearner();
+    learner.manager.fit.mockResolvedValueOnce({ numSamples: 10, metrics: {}, scaffoldStepSizeSum: 0.4 } as never);
+    const correctionUrl = 'http://aggregator/v1/tasks/t/correction';
+    learner.runner.task({ ...aTask('fit'), strategy: { scaffoldCorrectionUrl: correctionUrl } });
+    await until(() => learner.uploads.length === 1, 'the update');
+    expect(learner.dataPlane.downloadOwn).toHaveBeenCalledWith(correctionUrl);
+    const [args] = learner.manager.fit.mock.calls[0] as unknown as [{ strategy: { scaffoldCorrection: NamedTensor[] } }];
+    expect(Array.from(args.strategy.scaffoldCorrection[0].values)).toEqual([0.5, -0.5]);
+    expect(decodeTensors(learner.uploads[0]).meta).toMatchObject({ scaffoldStepSizeSum: 0.4 });
+
+    learner.runner.task({ ...aTask('fit', 2), strategy: { scaffoldCorrectionUrl: correctionUrl } });
+    await until(() => learner.failures.length === 1, 'the failure');
+    expect(learner.failures[0].reason).toMatch(/scaffoldStepSizeSum/);
+  });
+
+  it('an update the aggregator refused is not a failure of the learner', async () => {
+    const learner = aLearner();
+    learner.dataPlane.upload.mockRejectedValueOnce(new UpdateRefusedError('update refused (non-finite)'));
+    learner.runner.task(aTask('fit'));
+    learner.runner.task(aTask('evaluate'));
+    await until(() => learner.evaluations.length === 1, 'the evaluation');
     expect(learner.failures).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { InitialWeightsMeta, LearnerTask, MAX_REASON_LENGTH, ModelManager, UpdateMeta, cleanMetrics } from '@flops/contracts';
+import { FitStrategyInputs, InitialWeightsMeta, LearnerTask, MAX_REASON_LENGTH, ModelManager, NamedTensorLike, UpdateMeta, cleanMetrics } from '@flops/contracts';
 import { decodeTensors, encodeTensors } from '@flops/tensor-codec';
 import { LearnerRole } from './learner-role';
-import { DataPlaneClient, StaleTaskError } from './data-plane.client';
+import { DataPlaneClient, StaleTaskError, UpdateRefusedError } from './data-plane.client';
 
 /** What the runner needs besides the user's model manager. */
 export interface LearnerPorts {
@@ -79,10 +79,24 @@ export class TaskRunner extends LearnerRole {
           break;
         }
         case 'fit': {
-          await this.loadModel(required(task.modelUrl, 'modelUrl'));
-          const { numSamples, metrics } = await this.manager.fit({ round: task.round, hyperparameters: task.hyperparameters ?? {} });
+          const global = await this.loadModel(required(task.modelUrl, 'modelUrl'));
+          const strategy = await this.strategyInputs(task, global);
+          const { numSamples, metrics, scaffoldStepSizeSum } = await this.manager.fit({
+            round: task.round,
+            hyperparameters: task.hyperparameters ?? {},
+            ...(strategy ? { strategy } : {}),
+          });
+          if (strategy?.scaffoldCorrection && !(typeof scaffoldStepSizeSum === 'number' && Number.isFinite(scaffoldStepSizeSum) && scaffoldStepSizeSum > 0)) {
+            throw new Error(`the strategy is SCAFFOLD: fit() must return scaffoldStepSizeSum, the sum of its local learning rates (> 0), got ${String(scaffoldStepSizeSum)}`);
+          }
           const weights = await this.manager.getWeights();
-          const meta: UpdateMeta = { learnerId: this.learnerId, round: task.round, numSamples, metrics: this.wireMetrics('fit', metrics) };
+          const meta: UpdateMeta = {
+            learnerId: this.learnerId,
+            round: task.round,
+            numSamples,
+            metrics: this.wireMetrics('fit', metrics),
+            ...(strategy?.scaffoldCorrection ? { scaffoldStepSizeSum } : {}),
+          };
           const update = encodeTensors(weights, { ...meta });
           await this.dataPlane.upload(required(task.uploadUrl, 'uploadUrl'), update);
           break;
@@ -99,6 +113,11 @@ export class TaskRunner extends LearnerRole {
       }
       this.logger.log(`${task.kind} round ${task.round} done in ${Date.now() - started} ms`);
     } catch (error) {
+      if (error instanceof UpdateRefusedError) {
+        // Counted by the aggregator, which goes on without this update: the learner stays in.
+        this.logger.warn(`${task.kind} round ${task.round}: ${error.message}`);
+        return;
+      }
       if (error instanceof StaleTaskError) {
         this.logger.warn(`${task.kind} round ${task.round}: the aggregator has moved on (${error.message})`);
         return;
@@ -109,9 +128,21 @@ export class TaskRunner extends LearnerRole {
     }
   }
 
-  private async loadModel(url: string): Promise<void> {
+  /** Loads the task's model into the user's code; returns it (read only: a view of the cached download). */
+  private async loadModel(url: string): Promise<NamedTensorLike[]> {
     const { tensors } = decodeTensors(await this.dataPlane.download(url));
     await this.manager.setWeights(tensors);
+    return tensors;
+  }
+
+  /** The strategy's part of a fit: FedProx's μ and the global model, SCAFFOLD's correction c − c_i. */
+  private async strategyInputs(task: LearnerTask, global: NamedTensorLike[]): Promise<FitStrategyInputs | undefined> {
+    const { proximalMu, scaffoldCorrectionUrl } = task.strategy ?? {};
+    if (proximalMu === undefined && scaffoldCorrectionUrl === undefined) return undefined;
+    return {
+      ...(proximalMu !== undefined ? { proximalMu, globalWeights: global } : {}),
+      ...(scaffoldCorrectionUrl !== undefined ? { scaffoldCorrection: decodeTensors(await this.dataPlane.downloadOwn(scaffoldCorrectionUrl)).tensors } : {}),
+    };
   }
 
   private stopJoining(): void {

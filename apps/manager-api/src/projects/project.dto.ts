@@ -7,6 +7,7 @@ import {
   IsIn,
   IsNumber,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -17,8 +18,25 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { DATA_TAG, Hyperparameters, IsScalarRecord, MAX_REASON_LENGTH, STRATEGIES, StrategyName, TRAINING_LIMITS as LIMITS } from '@flops/contracts';
+import {
+  DATA_TAG,
+  Hyperparameters,
+  IsScalarRecord,
+  MAX_REASON_LENGTH,
+  STRATEGIES,
+  STRATEGY_PARAMS,
+  StrategyName,
+  TRAINING_LIMITS as LIMITS,
+} from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
+
+/** Each strategy's parameters with their defaults, for the OpenAPI description (from the contracts' classes). */
+const STRATEGY_PARAMETER_DOCS = Object.entries(STRATEGY_PARAMS)
+  .map(([name, params]) => {
+    const defaults = Object.entries(new params()).map(([key, value]) => `${key} (${String(value)})`);
+    return `${name}: ${defaults.length ? defaults.join(', ') : 'none'}`;
+  })
+  .join('; ') + '. Required: fedprox proximalMu, qfedavg clientLearningRate.';
 
 export class RepoDto {
   @ApiProperty({ description: 'Git URL (https, ssh, file) or a local directory path of the ML repo', example: 'examples/digits-tfjs' })
@@ -54,10 +72,48 @@ export class TrainingDto {
   @Min(1)
   minLearnersPerRound?: number;
 
-  @ApiPropertyOptional({ enum: STRATEGIES, default: 'fedavg' })
+  @ApiPropertyOptional({ enum: STRATEGIES, default: 'fedavg', description: 'Aggregation strategy (Flower’s, plus SCAFFOLD)' })
   @IsOptional()
   @IsIn(STRATEGIES)
   strategy?: StrategyName;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { oneOf: [{ type: 'number' }, { type: 'string' }] },
+    description: `The strategy's parameters (Flower's names in camelCase), validated per strategy; defaults in brackets. ${STRATEGY_PARAMETER_DOCS}`,
+    example: { numMalicious: 1 },
+  })
+  @IsOptional()
+  @IsObject()
+  strategyParams?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ type: 'number', minimum: 0, maximum: 1, default: 1, description: 'Share of the joined learners asked to train each round (at least minLearnersPerRound)' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  fractionFit?: number;
+
+  @ApiPropertyOptional({ type: 'number', minimum: 0, maximum: 1, default: 1, description: 'Share of the joined learners asked to evaluate each round’s model (at least one)' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  fractionEvaluate?: number;
+
+  @ApiPropertyOptional({ type: 'number', minimum: 0, description: 'Refuse updates whose change to the global model has a larger L2 norm' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  maxUpdateNorm?: number;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description:
+      'Central differential privacy: `{ "centralDp": { "noiseMultiplier", "clipping": "fixed"|"adaptive", "clipNorm", "targetUnclippedQuantile" (0.5), ' +
+      '"clipLearningRate" (0.2), "clippedCountStddev", "delta" (1e-5), "expectedLearnersPerRound" } }` (mean strategies only). ' +
+      'Secure aggregation (`secureAggregation`) is refused: not carried over the wire yet.',
+    example: { centralDp: { noiseMultiplier: 0.5, clipping: 'fixed', clipNorm: 5 } },
+  })
+  @IsOptional()
+  @IsObject()
+  privacy?: Record<string, unknown>;
 
   @ApiPropertyOptional({
     type: 'object',

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { DATA_TAG, Hyperparameters, STRATEGIES, StrategyName } from '@flops/contracts';
+import { DATA_TAG, Hyperparameters, LearnerRefusalCount, RoundPrivacy, STRATEGIES, StrategyName, UPDATE_REFUSAL_REASONS, UpdateRefusalReason } from '@flops/contracts';
 import { PROJECT_STAGES, ProjectStage, ProjectState } from '@flops/lifecycle';
 import type { DeploymentRecord, HistoryEntry, ProjectRecord, RoundRecord, TrackingRecord } from '@flops/models';
 import { DEPLOYMENT_STATUSES, DeploymentStatus } from '@flops/models';
@@ -21,6 +21,13 @@ export class TrainingView {
   @ApiProperty({ type: 'integer', minimum: 1 }) learners!: number;
   @ApiProperty({ type: 'integer', minimum: 1 }) minLearnersPerRound!: number;
   @ApiProperty({ enum: STRATEGIES }) strategy!: StrategyName;
+  @ApiProperty({ type: 'object', additionalProperties: { oneOf: [{ type: 'number' }, { type: 'string' }] }, description: 'The strategy’s parameters, defaults filled in' })
+  strategyParams!: Record<string, number | string>;
+  @ApiProperty({ type: 'number' }) fractionFit!: number;
+  @ApiProperty({ type: 'number' }) fractionEvaluate!: number;
+  @ApiPropertyOptional({ type: 'number' }) maxUpdateNorm?: number;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Privacy options (central DP), defaults filled in', example: { centralDp: { noiseMultiplier: 0.5, clipping: 'fixed', clipNorm: 5 } } })
+  privacy?: Record<string, unknown>;
   @ApiProperty({ type: 'object', additionalProperties: { oneOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }] } })
   hyperparameters!: Hyperparameters;
   @ApiProperty({ type: 'string', isArray: true, pattern: DATA_TAG.source }) dataTags!: string[];
@@ -48,6 +55,32 @@ export class ImageView {
   @ApiProperty({ type: BuildDurationsView }) durations!: BuildDurationsView;
 }
 
+export class LearnerRefusalView {
+  @ApiProperty() learnerId!: string;
+  @ApiProperty({ type: 'integer', minimum: 1, description: 'Updates of this learner refused so far' }) total!: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' }, description: `Refusals per reason (${UPDATE_REFUSAL_REASONS.join(', ')})` })
+  byReason!: Partial<Record<UpdateRefusalReason, number>>;
+  @ApiProperty({ enum: UPDATE_REFUSAL_REASONS }) lastReason!: UpdateRefusalReason;
+  @ApiProperty({ type: 'integer' }) lastRound!: number;
+  @ApiProperty() lastMessage!: string;
+}
+
+export class RoundPrivacyView {
+  @ApiProperty({ type: 'number', nullable: true, description: 'ε spent by all rounds so far, at delta (RDP accountant); null: unbounded (no noise)' })
+  epsilon!: number | null;
+  @ApiProperty({ type: 'number', nullable: true, description: 'ε of this round alone' }) epsilonRound!: number | null;
+  @ApiProperty({ type: 'number' }) delta!: number;
+  @ApiProperty({ type: 'number', description: 'Clipping norm used this round' }) clipNorm!: number;
+  @ApiProperty({ type: 'number', description: 'Standard deviation of the noise added to the sum of clipped updates' }) noiseStddev!: number;
+}
+
+export class PrivacySpentView {
+  @ApiProperty({ type: 'number', nullable: true, description: 'ε spent so far (all finished rounds), at delta; null: unbounded (no noise)' })
+  epsilon!: number | null;
+  @ApiProperty({ type: 'number' }) delta!: number;
+  @ApiProperty({ type: 'integer', description: 'Rounds accounted' }) rounds!: number;
+}
+
 export class RoundView {
   @ApiProperty({ type: 'integer', minimum: 1 }) round!: number;
   @ApiProperty({ type: 'integer', description: 'Learners whose updates were averaged' }) learners!: number;
@@ -62,6 +95,9 @@ export class RoundView {
   })
   learnerMetrics?: Record<string, Record<string, number>>;
   @ApiProperty({ type: 'integer' }) durationMs!: number;
+  @ApiPropertyOptional({ type: 'integer', description: 'Learners that evaluated the new model' }) evaluators?: number;
+  @ApiPropertyOptional({ type: 'integer', description: 'Updates refused by the aggregator’s checks this round' }) refused?: number;
+  @ApiPropertyOptional({ type: RoundPrivacyView, description: 'Central DP: the privacy spent' }) privacy?: RoundPrivacyView;
   @ApiProperty(DATE_TIME) at!: string;
 }
 
@@ -118,6 +154,9 @@ export class ProjectView {
   @ApiProperty({ type: ResourcesView }) resources!: ResourcesView;
   @ApiPropertyOptional({ type: ImageView, description: 'The learner image in the registry' }) image?: ImageView;
   @ApiProperty({ type: RoundView, isArray: true, description: 'Metrics of every finished round' }) rounds!: RoundView[];
+  @ApiProperty({ type: LearnerRefusalView, isArray: true, description: 'Updates refused per learner (as of the last finished round); learners with none are absent' })
+  refusals!: LearnerRefusalView[];
+  @ApiPropertyOptional({ type: PrivacySpentView, description: 'Central DP: the privacy spent so far' }) privacy?: PrivacySpentView;
   @ApiPropertyOptional({ ...METRICS, description: 'Metrics of the final model' }) finalMetrics?: Record<string, number>;
   @ApiPropertyOptional({ type: ModelView, description: 'Where the trained model is stored' }) model?: ModelView;
   @ApiPropertyOptional({ type: FailureView, description: 'Stage and reason of a failure' }) failure?: FailureView;
@@ -198,7 +237,28 @@ function toRoundView(r: RoundRecord): RoundView {
     evalMetrics: { ...r.evalMetrics },
     ...(r.learnerMetrics ? { learnerMetrics: Object.fromEntries(Object.entries(r.learnerMetrics).map(([k, m]) => [k, { ...m }])) } : {}),
     durationMs: r.durationMs,
+    ...present(r, ['evaluators', 'refused']),
+    ...(r.privacy ? { privacy: toPrivacyView(r.privacy) } : {}),
     at: iso(r.at),
+  };
+}
+
+function toPrivacyView(p: RoundPrivacy): RoundPrivacyView {
+  return { epsilon: p.epsilon ?? null, epsilonRound: p.epsilonRound ?? null, delta: p.delta, clipNorm: p.clipNorm, noiseStddev: p.noiseStddev };
+}
+
+function toRefusalView(r: LearnerRefusalCount): LearnerRefusalView {
+  return { learnerId: r.learnerId, total: r.total, byReason: { ...r.byReason }, lastReason: r.lastReason, lastRound: r.lastRound, lastMessage: r.lastMessage };
+}
+
+/** The project's refusal counts and privacy spent are those of its last finished round (they are cumulative). */
+function latest(rounds: readonly RoundRecord[]): { refusals: LearnerRefusalView[]; privacy?: PrivacySpentView } {
+  const last = rounds.at(-1);
+  const dpRounds = rounds.filter((r) => r.privacy);
+  const lastDp = dpRounds.at(-1)?.privacy;
+  return {
+    refusals: (last?.refusals ?? []).map(toRefusalView),
+    ...(lastDp ? { privacy: { epsilon: lastDp.epsilon ?? null, delta: lastDp.delta, rounds: dpRounds.length } } : {}),
   };
 }
 
@@ -219,6 +279,11 @@ export function toProjectView(record: ProjectRecord): ProjectView {
       learners: t.learners,
       minLearnersPerRound: t.minLearnersPerRound,
       strategy: t.strategy,
+      strategyParams: { ...(t.strategyParams as Record<string, number | string>) },
+      fractionFit: t.fractionFit ?? 1,
+      fractionEvaluate: t.fractionEvaluate ?? 1,
+      ...present(t, ['maxUpdateNorm']),
+      ...(t.privacy ? { privacy: JSON.parse(JSON.stringify(t.privacy)) as Record<string, unknown> } : {}),
       hyperparameters: { ...t.hyperparameters },
       dataTags: [...t.dataTags],
       roundTimeoutSeconds: t.roundTimeoutSeconds,
@@ -242,6 +307,7 @@ export function toProjectView(record: ProjectRecord): ProjectView {
         }
       : {}),
     rounds: record.rounds.map(toRoundView),
+    ...latest(record.rounds),
     ...(record.finalMetrics ? { finalMetrics: { ...record.finalMetrics } } : {}),
     ...(model ? { model: { reference: model.reference, digest: model.digest, sizeBytes: model.sizeBytes } } : {}),
     ...(failure ? { failure: { stage: failure.stage, reason: failure.reason, at: iso(failure.at) } } : {}),

@@ -131,7 +131,8 @@ describe('ProjectsService', () => {
 
     expect(view).toMatchObject({ state: ProjectState.SUBMITTED, name: 'digits' });
     expect(view.training).toEqual({
-      rounds: 3, learners: 4, minLearnersPerRound: 4, strategy: 'fedavg', hyperparameters: {}, dataTags: [], roundTimeoutSeconds: 300, seed: 42,
+      rounds: 3, learners: 4, minLearnersPerRound: 4, strategy: 'fedavg', strategyParams: {}, fractionFit: 1, fractionEvaluate: 1,
+      hyperparameters: {}, dataTags: [], roundTimeoutSeconds: 300, seed: 42,
     });
     expect(store.records.has(view.id)).toBe(true);
     expect(bus.published).toEqual([{ topic: 'flops/v1/projects/{projectId}/submitted', projectId: view.id, payload: {} }]);

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { IDENTIFIER, Topics, TrainingConfig, repoSlug } from '@flops/contracts';
+import { IDENTIFIER, Topics, TrainingConfig, checkTrainingConfig, repoSlug } from '@flops/contracts';
 import { ProjectState, isTerminal } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
 import { DeploymentStore, ModelRecord, ProjectStore, TrackingStore } from '@flops/models';
@@ -128,20 +128,24 @@ export class ProjectsService {
 
   private trainingConfig(request: CreateProjectDto): TrainingConfig {
     const t = request.training;
-    const minLearnersPerRound = t.minLearnersPerRound ?? t.learners;
-    if (minLearnersPerRound > t.learners) {
-      throw new InvalidProjectError([`training.minLearnersPerRound (${minLearnersPerRound}) must not exceed training.learners (${t.learners})`]);
-    }
-    return {
+    // The contracts' one validation: field bounds, the strategy's parameters and needs, privacy options.
+    const { value, problems } = checkTrainingConfig({
       rounds: t.rounds,
       learners: t.learners,
-      minLearnersPerRound,
+      minLearnersPerRound: t.minLearnersPerRound ?? t.learners,
       strategy: t.strategy ?? 'fedavg',
+      strategyParams: t.strategyParams ?? {},
+      fractionFit: t.fractionFit ?? 1,
+      fractionEvaluate: t.fractionEvaluate ?? 1,
+      ...(t.maxUpdateNorm !== undefined ? { maxUpdateNorm: t.maxUpdateNorm } : {}),
+      ...(t.privacy !== undefined ? { privacy: t.privacy } : {}),
       hyperparameters: { ...t.hyperparameters },
       dataTags: t.dataTags ?? [],
       roundTimeoutSeconds: t.roundTimeoutSeconds ?? DEFAULT_ROUND_TIMEOUT_SECONDS,
       seed: t.seed ?? DEFAULT_SEED,
-    };
+    });
+    if (!value) throw new InvalidProjectError(problems.map((p) => `training.${p}`));
+    return { ...value };
   }
 }
 

@@ -15,6 +15,7 @@ import {
   subscriptionFor,
 } from '@flops/contracts';
 import { Message, MqttHandlers } from '@flops/messaging';
+import type { RoundRecord } from '@flops/models';
 import { ProjectLifecycleService } from '../lifecycle/project-lifecycle.service';
 
 /** MQTT → lifecycle events. Thin on purpose: every decision is in ProjectLifecycleService. */
@@ -58,11 +59,17 @@ export class ProjectEventsHandler {
 
   @EventPattern(subscriptionFor(Topics.roundCompleted))
   async roundCompleted(@Message(Topics.roundCompleted) msg: Envelope<RoundCompleted>): Promise<void> {
-    const { round, learners, samples, trainMetrics, evalMetrics, learnerMetrics, durationMs } = msg.payload;
+    const { round, learners, samples, trainMetrics, evalMetrics, learnerMetrics, durationMs, evaluators, refused, refusals, privacy } = msg.payload;
+    // Validated class instances become plain records (nested arrays and objects included) for the store;
+    // absent fields stay absent.
+    const extra = JSON.parse(JSON.stringify({ learnerMetrics, evaluators, refused, refusals, privacy })) as Pick<
+      RoundRecord,
+      'learnerMetrics' | 'evaluators' | 'refused' | 'refusals' | 'privacy'
+    >;
     await this.lifecycle.handle(msg.projectId, {
       kind: 'round.completed',
       round,
-      roundRecord: { round, learners, samples, trainMetrics, evalMetrics, ...(learnerMetrics ? { learnerMetrics } : {}), durationMs },
+      roundRecord: { round, learners, samples, trainMetrics, evalMetrics, durationMs, ...extra },
     });
   }
 

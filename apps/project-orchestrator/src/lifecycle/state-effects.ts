@@ -97,7 +97,8 @@ export class StateEffects {
   /** The rounds stored beside the final model, so completing from the artifact loses none. */
   private async roundHistory(repository: string, digest: string): Promise<RoundRecord[]> {
     const rounds = decodeRoundHistory(await this.registry.getBlob(repository, digest));
-    return rounds.map(({ at, ...round }) => ({ ...round, at: new Date(at) }));
+    // Plain records (nested refusals and privacy included) for the store.
+    return rounds.map(({ at, ...round }) => ({ ...(JSON.parse(JSON.stringify(round)) as Omit<RoundRecord, 'at'>), at: new Date(at) }));
   }
 
   /** Tell the aggregator at once that a learner is gone, so no round waits for it. */

@@ -83,6 +83,10 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
         learners: 2,
         minLearnersPerRound: 2,
         strategy: 'fedavg',
+        strategyParams: {},
+        fractionFit: 1,
+        fractionEvaluate: 1,
+        privacy: { centralDp: { clipping: 'fixed', clipNorm: 1, noiseMultiplier: 1, targetUnclippedQuantile: 0.5, clipLearningRate: 0.2, delta: 1e-5 } },
         hyperparameters: { epochs: 2, learningRate: 0.01 },
         dataTags: ['digits'],
         roundTimeoutSeconds: 60,
@@ -126,6 +130,10 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
       evalMetrics: { accuracy: acc, loss: 0.5 / n },
       learnerMetrics: { 'learner-0': { accuracy: acc - 0.01 }, 'learner-1': { accuracy: acc + 0.01 } },
       durationMs: 1500 * n,
+      evaluators: 2,
+      refused: n - 1,
+      refusals: n > 1 ? [{ learnerId: 'learner-1', total: 1, byReason: { 'non-finite': 1 }, lastReason: 'non-finite' as const, lastRound: 2, lastMessage: 'NaN at w[0]' }] : [],
+      privacy: { epsilon: 0.5 * n, epsilonRound: 0.5, delta: 1e-5, clipNorm: 1, noiseStddev: 1 },
       at: at(20 + n),
     });
     await tracking.sync((await change({}, round(1, 0.8)))._id);
@@ -171,6 +179,14 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
       'training.learners': '2',
       'training.minLearnersPerRound': '2',
       'training.strategy': 'fedavg',
+      'training.fractionFit': '1',
+      'training.fractionEvaluate': '1',
+      'training.privacy.centralDp.clipping': 'fixed',
+      'training.privacy.centralDp.clipNorm': '1',
+      'training.privacy.centralDp.noiseMultiplier': '1',
+      'training.privacy.centralDp.targetUnclippedQuantile': '0.5',
+      'training.privacy.centralDp.clipLearningRate': '0.2',
+      'training.privacy.centralDp.delta': '0.00001',
       'training.hyperparameters.epochs': '2',
       'training.hyperparameters.learningRate': '0.01',
       'training.dataTags': '["digits"]',
@@ -198,6 +214,14 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
     expect(run.metrics['round/duration_seconds']).toEqual([
       [1, 1.5],
       [2, 3],
+    ]);
+    expect(run.metrics['round/refused']).toEqual([
+      [1, 0],
+      [2, 1],
+    ]);
+    expect(run.metrics['privacy/epsilon']).toEqual([
+      [1, 0.5],
+      [2, 1],
     ]);
     expect(run.metrics['learner/learner-0/eval/accuracy']).toEqual([
       [1, 0.79],

@@ -182,7 +182,7 @@ export function trainingParams(project: Pick<ProjectRecord, 'training' | 'resour
   return out;
 }
 
-/** One round as metrics at step = round: global train/eval means, round facts, per learner where known. */
+/** One round as metrics at step = round: global train/eval means, round facts (refusals, privacy spent), per learner where known. */
 export function roundMetrics(round: ProjectRecord['rounds'][number]): TrackedMetric[] {
   const t = new Date(round.at).getTime();
   const metrics = [
@@ -192,6 +192,14 @@ export function roundMetrics(round: ProjectRecord['rounds'][number]): TrackedMet
     { key: 'round/learners', value: round.learners, step: round.round, timestamp: t },
     { key: 'round/samples', value: round.samples, step: round.round, timestamp: t },
   ];
+  const optional: [string, number | null | undefined][] = [
+    ['round/evaluators', round.evaluators],
+    ['round/refused', round.refused],
+    ['privacy/epsilon', round.privacy?.epsilon],
+    ['privacy/clip_norm', round.privacy?.clipNorm],
+    ['privacy/noise_stddev', round.privacy?.noiseStddev],
+  ];
+  for (const [key, value] of optional) if (typeof value === 'number' && Number.isFinite(value)) metrics.push({ key, value, step: round.round, timestamp: t });
   for (const [learner, m] of Object.entries(round.learnerMetrics ?? {})) {
     metrics.push(...metricsOf(`learner/${learner}/eval`, m, round.round, t));
   }

@@ -1,4 +1,5 @@
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, IsUrl, MaxLength, Min, MinLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { MAX_ID_LENGTH, MAX_REASON_LENGTH } from '../patterns';
 import { IsMetrics, IsScalarRecord } from '../validators';
 
@@ -10,6 +11,21 @@ export class LearnerJoined {
 
 export const LEARNER_TASK_KINDS = ['init', 'fit', 'evaluate', 'stop'] as const;
 export type LearnerTaskKind = (typeof LEARNER_TASK_KINDS)[number];
+
+/**
+ * What the project's strategy asks of a learner's training in a `fit` task (learner side of FedProx and
+ * SCAFFOLD; docs/ml-repo-contract.md). The runtime hands it to the user's fit().
+ */
+export class FitInstructions {
+  /** FedProx: add (proximalMu / 2)·‖w − w_global‖² to the local loss; w_global is the model of the task. */
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) proximalMu?: number;
+  /**
+   * SCAFFOLD: where this learner downloads its correction c − c_i (FLT1 tensors in the model's layout, the
+   * learner named by its id header); add it to every local gradient and report the sum of the local learning
+   * rates as `scaffoldStepSizeSum` in the update.
+   */
+  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) scaffoldCorrectionUrl?: string;
+}
 
 /**
  * aggregator → learners: work for the selected learners. `init` asks for initial weights,
@@ -24,6 +40,8 @@ export class LearnerTask {
   @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) modelUrl?: string;
   @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) uploadUrl?: string;
   @IsOptional() @IsScalarRecord() hyperparameters?: Record<string, number | string | boolean>;
+  /** `fit` only: what the strategy asks of the learner's training. */
+  @IsOptional() @ValidateNested() @Type(() => FitInstructions) strategy?: FitInstructions;
 }
 
 /** learner → aggregator: metrics of the model an `evaluate` task named. */

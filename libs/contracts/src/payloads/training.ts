@@ -1,6 +1,7 @@
-import { ArrayMaxSize, IsArray, IsDefined, IsISO8601, IsInt, IsOptional, IsString, IsUrl, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsDefined, IsIn, IsISO8601, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
-import { MAX_ID_LENGTH, MAX_ROUNDS, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
+import { IDENTIFIER, MAX_ID_LENGTH, MAX_ROUNDS, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH } from '../patterns';
+import { UPDATE_REFUSAL_REASONS, UpdateRefusalReason } from '../update-checks';
 import { IsLearnerMetrics, IsMetrics } from '../validators';
 
 /** aggregator → learners (retained): where the data plane is. Cleared when the project ends. */
@@ -13,9 +14,36 @@ export class TrainingStarted {
   @IsArray() @ArrayMaxSize(100_000) @IsString({ each: true }) @MaxLength(MAX_ID_LENGTH, { each: true }) learners!: string[];
 }
 
+const FINITE = { allowNaN: false, allowInfinity: false };
+
+/** Updates of one learner the aggregator refused so far (its update checks), by reason. */
+export class LearnerRefusalCount {
+  @Matches(IDENTIFIER) learnerId!: string;
+  @IsInt() @Min(1) total!: number;
+  /** Refusals per reason (layout, num-samples, non-finite, norm-bound, strategy). */
+  @IsMetrics() byReason!: Partial<Record<UpdateRefusalReason, number>>;
+  @IsIn(UPDATE_REFUSAL_REASONS) lastReason!: UpdateRefusalReason;
+  @IsInt() @Min(0) lastRound!: number;
+  @IsString() @MaxLength(MAX_REASON_LENGTH) lastMessage!: string;
+}
+
+/** Central differential privacy in one round: the privacy spent so far, from the RDP accountant. */
+export class RoundPrivacy {
+  /** ε spent by all rounds so far, at `delta`; null when unbounded (no noise). */
+  @IsOptional() @IsNumber(FINITE) @Min(0) epsilon!: number | null;
+  /** ε of this round alone; null when unbounded. */
+  @IsOptional() @IsNumber(FINITE) @Min(0) epsilonRound!: number | null;
+  @IsNumber(FINITE) @Min(0) @Max(1) delta!: number;
+  /** The clipping norm C used this round (adaptive clipping moves it). */
+  @IsNumber(FINITE) @Min(0) clipNorm!: number;
+  /** Standard deviation of the Gaussian noise added to the sum of clipped updates. */
+  @IsNumber(FINITE) @Min(0) noiseStddev!: number;
+}
+
 /** aggregator → orchestrator: one round finished; metrics are sample-weighted means. */
 export class RoundCompleted {
   @IsInt() @Min(1) round!: number;
+  /** Learners whose updates were aggregated. */
   @IsInt() @Min(1) learners!: number;
   @IsInt() @Min(0) samples!: number;
   @IsMetrics() trainMetrics!: Record<string, number>;
@@ -23,6 +51,14 @@ export class RoundCompleted {
   /** Each learner's evaluation of the new model, by learner id (absent from older aggregators). */
   @IsOptional() @IsLearnerMetrics() learnerMetrics?: Record<string, Record<string, number>>;
   @IsInt() @Min(0) durationMs!: number;
+  /** Learners asked to evaluate and that answered (fractionEvaluate). */
+  @IsOptional() @IsInt() @Min(0) evaluators?: number;
+  /** Updates the aggregator refused this round. */
+  @IsOptional() @IsInt() @Min(0) refused?: number;
+  /** Refusals per learner over the whole training so far (learners with none are absent). */
+  @IsOptional() @IsArray() @ArrayMaxSize(100_000) @ValidateNested({ each: true }) @Type(() => LearnerRefusalCount) refusals?: LearnerRefusalCount[];
+  /** Central DP: what this round spent. */
+  @IsOptional() @ValidateNested() @Type(() => RoundPrivacy) privacy?: RoundPrivacy;
 }
 
 /**
