@@ -10,7 +10,7 @@ import { ProjectState } from '@flops/lifecycle';
 import { MqttBus } from '@flops/messaging';
 import { bootstrapService } from '@flops/service-kit';
 import { AppModule } from './app.module';
-import { ProjectEvent } from './events/project-event';
+import type { ProjectEvent } from '@flops/contracts';
 import { ProjectEventStream } from './events/project-event-stream';
 
 jest.setTimeout(20_000);

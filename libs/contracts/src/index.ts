@@ -17,3 +17,4 @@ export * from './data-plane';
 export * from './faults';
 export * from './deployment';
 export * from './python-worker';
+export * from './ui-events';

@@ -1,10 +1,8 @@
-import { IDENTIFIER } from '@flops/contracts';
+import { IDENTIFIER, UI_EVENT_ROUTES } from '@flops/contracts';
 import { BadRequestException, Controller, Headers, MessageEvent, Param, Req, Sse } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Observable, map } from 'rxjs';
 import { ProjectEventStream, StreamedEvent } from './project-event-stream';
-
-/** Project ids as topics accept them. */
 
 /** A comment line this often keeps idle connections from being cut by proxies. */
 export const HEARTBEAT_MS = 25_000;
@@ -18,14 +16,14 @@ export class EventsController {
   constructor(private readonly stream: ProjectEventStream) {}
 
   /** Every project's events, live only. */
-  @Sse('events')
+  @Sse(UI_EVENT_ROUTES.all)
   all(@Req() req: IncomingMessage): Observable<MessageEvent> {
     closeConnectionWhenDone(req);
     return withHeartbeat(this.stream.all().pipe(map(toMessageEvent)));
   }
 
   /** One project's recent events (after Last-Event-ID when it is given), then its live ones. */
-  @Sse('projects/:id/events')
+  @Sse(UI_EVENT_ROUTES.project)
   project(@Req() req: IncomingMessage, @Param('id') id: string, @Headers('last-event-id') lastEventId?: string): Observable<MessageEvent> {
     if (!IDENTIFIER.test(id)) throw new BadRequestException('project id must be 1-64 letters, digits, "_" or "-"');
     closeConnectionWhenDone(req);

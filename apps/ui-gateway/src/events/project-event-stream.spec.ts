@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
 import { ProjectState } from '@flops/lifecycle';
-import { ProjectEvent } from './project-event';
+import type { ProjectEvent } from '@flops/contracts';
 import { ProjectEventStream, StreamedEvent } from './project-event-stream';
 
 let seq = 0;

@@ -1,5 +1,5 @@
 import { Observable, Subject, concat, defer, filter, from } from 'rxjs';
-import { ProjectEvent } from './project-event';
+import type { ProjectEvent } from '@flops/contracts';
 
 /** An event with the id of the message that carried it (the SSE event id). */
 export interface StreamedEvent {

@@ -2,7 +2,7 @@ import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { PATTERN_METADATA } from '@nestjs/microservices/constants';
 import { PayloadOf, TopicDef, Topics, createMessage, parseMessage, subscriptionFor } from '@flops/contracts';
 import { ProjectState } from '@flops/lifecycle';
-import { PROJECT_EVENT_TYPES, ProjectEventType } from '../events/project-event';
+import { PROJECT_EVENT_TYPES, ProjectEventType } from '@flops/contracts';
 import { ProjectEventStream } from '../events/project-event-stream';
 import { ProjectEventsHandler } from './project-events.handler';
 

@@ -14,7 +14,7 @@ import {
 } from '@flops/contracts';
 import { Message, MqttHandlers } from '@flops/messaging';
 import { ProjectEventStream } from '../events/project-event-stream';
-import { toProjectEvent } from '../events/project-event';
+import { toProjectEvent } from '@flops/contracts';
 
 /** MQTT → the live event stream. Invalid messages never get here: @Message drops them. */
 @MqttHandlers()
