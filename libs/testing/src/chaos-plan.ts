@@ -1,3 +1,5 @@
+import { SeededRandom } from '@flops/fl-engine';
+
 /**
  * The chaos tier's plan and verdicts, kept apart from the processes it kills so that the rules
  * are unit-tested: which component dies when, and what each project's end must then look like.
@@ -29,15 +31,13 @@ export interface ChaosLimits {
   maxDowntimeMs: number;
 }
 
-/** mulberry32: a small, well-known seeded generator, so that a failing run can be replayed. */
+/** Uniform draws in [0, 1) from the engine's seeded source, so that a failing run can be replayed. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
+  const source = new SeededRandom(`chaos-${seed}`);
+  const one = new Float64Array(1);
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    source.fillUniform(one);
+    return one[0];
   };
 }
 
